@@ -1,0 +1,11 @@
+DROP TABLE application_credentials;
+DROP TABLE revocations;
+DROP TABLE endpoints;
+DROP TABLE services;
+DROP TABLE regions;
+DROP TABLE role_assignments;
+DROP TABLE implied_roles;
+DROP TABLE roles;
+DROP TABLE users;
+DROP TABLE projects;
+DROP TABLE domains;

@@ -1,0 +1,538 @@
+//! Role grants on projects, domains and the system; role assignments; a
+//! user's projects; application credentials.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use super::error::{IdentityError, Result};
+use super::resources::{project_json, require_admin, require_self_or_admin, role_json};
+use super::{IdentityState, new_id, now, parse_wrapped, query_bool, timestamp};
+use crate::common::auth::{Auth, Authenticator, hash_password};
+use crate::common::token::random_id;
+use crate::storage::identity::{self as ids, AppCredential, Target};
+use crate::storage::{DbConn, StorageResult};
+
+type Caller = Auth<IdentityError>;
+
+fn target_of(kind: &str, id: &str) -> Target {
+    match kind {
+        "projects" => Target::Project(id.to_string()),
+        "domains" => Target::Domain(id.to_string()),
+        _ => Target::System,
+    }
+}
+
+/// Every party of a grant must exist: 404 naming the missing one otherwise.
+fn check_parties(c: &mut DbConn, user: &str, target: &Target, role: Option<&str>) -> StorageResult<()> {
+    ids::user(c, user)?;
+    match target {
+        Target::Project(p) => {
+            ids::project(c, p)?;
+        }
+        Target::Domain(d) => {
+            ids::domain(c, d)?;
+        }
+        Target::System => {}
+    }
+    if let Some(r) = role {
+        ids::role(c, r)?;
+    }
+    Ok(())
+}
+
+async fn grant_put(
+    caller: Caller,
+    path: web::Path<(String, String, String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    require_admin(&caller, "create_grant")?;
+    let (kind, tid, user, role) = path.into_inner();
+    let target = target_of(&kind, &tid);
+    auth.storage
+        .write(move |c| {
+            check_parties(c, &user, &target, Some(&role))?;
+            ids::grant(c, &user, &target, &role)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn grant_check(
+    caller: Caller,
+    path: web::Path<(String, String, String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    require_admin(&caller, "check_grant")?;
+    let (kind, tid, user, role) = path.into_inner();
+    let target = target_of(&kind, &tid);
+    let r = role.clone();
+    let has = auth
+        .storage
+        .read(move |c| {
+            check_parties(c, &user, &target, Some(&r))?;
+            ids::has_grant(c, &user, &target, &r)
+        })
+        .await?;
+    if !has {
+        return Err(IdentityError::NotFound(format!("Could not find role assignment with role: {role}.")));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn grant_delete(
+    caller: Caller,
+    path: web::Path<(String, String, String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    require_admin(&caller, "revoke_grant")?;
+    let (kind, tid, user, role) = path.into_inner();
+    let target = target_of(&kind, &tid);
+    auth.storage
+        .write(move |c| {
+            check_parties(c, &user, &target, Some(&role))?;
+            ids::revoke_grant(c, &user, &target, &role)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn grants_list(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    require_admin(&caller, "list_grants")?;
+    let (kind, tid, user) = path.into_inner();
+    let target = target_of(&kind, &tid);
+    let roles = auth
+        .storage
+        .read(move |c| {
+            check_parties(c, &user, &target, None)?;
+            let f = ids::AssignmentFilter {
+                user_id: Some(user.clone()),
+                target: Some(target.clone()),
+                ..Default::default()
+            };
+            let role_ids: Vec<String> = ids::assignments_list(c, &f)?.into_iter().map(|a| a.role_id).collect();
+            ids::roles_by_ids(c, &role_ids)
+        })
+        .await?;
+    let list: Vec<Value> = roles.iter().map(|r| role_json(&state, r)).collect();
+    Ok(HttpResponse::Ok().json(json!({"roles": list, "links": state.collection_links(&req)})))
+}
+
+/// The system-scope routes name no target id.
+async fn system_grant_put(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (u, r) = path.into_inner();
+    grant_put(caller, web::Path::from(("system".into(), "all".into(), u, r)), auth).await
+}
+
+async fn system_grant_check(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (u, r) = path.into_inner();
+    grant_check(caller, web::Path::from(("system".into(), "all".into(), u, r)), auth).await
+}
+
+async fn system_grant_delete(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (u, r) = path.into_inner();
+    grant_delete(caller, web::Path::from(("system".into(), "all".into(), u, r)), auth).await
+}
+
+async fn system_grants_list(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<String>,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    let u = path.into_inner();
+    grants_list(req, caller, web::Path::from(("system".into(), "all".into(), u)), auth, state).await
+}
+
+// ---- role assignments ------------------------------------------------------------
+
+struct Names {
+    users: HashMap<String, (String, String)>,
+    projects: HashMap<String, (String, String)>,
+    domains: HashMap<String, String>,
+    roles: HashMap<String, String>,
+}
+
+async fn role_assignments(
+    req: HttpRequest,
+    caller: Caller,
+    q: web::Query<HashMap<String, String>>,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    if !caller.is_admin() && caller.system_level().is_none() {
+        return Err(IdentityError::Forbidden("identity:list_role_assignments".into()));
+    }
+    let mut f = ids::AssignmentFilter { user_id: q.get("user.id").cloned(), ..Default::default() };
+    if let Some(p) = q.get("scope.project.id") {
+        f.target = Some(Target::Project(p.clone()));
+    } else if let Some(d) = q.get("scope.domain.id") {
+        f.target = Some(Target::Domain(d.clone()));
+    } else if q.contains_key("scope.system") {
+        f.target = Some(Target::System);
+    }
+    if q.contains_key("group.id") {
+        // Groups are not offered: no assignment can match.
+        return Ok(HttpResponse::Ok().json(json!({"role_assignments": [], "links": state.collection_links(&req)})));
+    }
+    let role_filter = q.get("role.id").cloned();
+    let include_names = q.get("include_names").is_some_and(|v| query_bool(v));
+    let effective = q.contains_key("effective");
+    let (list, names) = auth
+        .storage
+        .read(move |c| {
+            let mut list = ids::assignments_list(c, &f)?;
+            if effective {
+                let mut expanded = Vec::new();
+                for a in list {
+                    for role_id in ids::expand_implied(c, vec![a.role_id.clone()])? {
+                        let e = ids::Assignment { role_id, ..a.clone() };
+                        if !expanded.contains(&e) {
+                            expanded.push(e);
+                        }
+                    }
+                }
+                list = expanded;
+            }
+            if let Some(r) = &role_filter {
+                list.retain(|a| &a.role_id == r);
+            }
+            let mut names = Names {
+                users: HashMap::new(),
+                projects: HashMap::new(),
+                domains: HashMap::new(),
+                roles: HashMap::new(),
+            };
+            if include_names {
+                for a in &list {
+                    if let Ok(u) = ids::user(c, &a.user_id) {
+                        names.users.insert(u.id, (u.name, u.domain_id));
+                    }
+                    if let Target::Project(p) = &a.target
+                        && let Ok(p) = ids::project(c, p)
+                    {
+                        names.projects.insert(p.id, (p.name, p.domain_id));
+                    }
+                    if let Ok(r) = ids::role(c, &a.role_id) {
+                        names.roles.insert(r.id, r.name);
+                    }
+                }
+                let domain_ids: Vec<String> = names
+                    .users
+                    .values()
+                    .chain(names.projects.values())
+                    .map(|(_, d)| d.clone())
+                    .chain(list.iter().filter_map(|a| match &a.target {
+                        Target::Domain(d) => Some(d.clone()),
+                        _ => None,
+                    }))
+                    .collect();
+                for d in domain_ids {
+                    if let Ok(dom) = ids::domain(c, &d) {
+                        names.domains.insert(dom.id, dom.name);
+                    }
+                }
+            }
+            Ok((list, names))
+        })
+        .await?;
+    let with_name = |id: &str, name: Option<&String>| {
+        let mut v = json!({"id": id});
+        if let Some(n) = name {
+            v["name"] = json!(n);
+        }
+        v
+    };
+    let domain_ref = |d: &str| with_name(d, names.domains.get(d));
+    let rendered: Vec<Value> = list
+        .iter()
+        .map(|a| {
+            let (scope, link) = match &a.target {
+                Target::Project(p) => {
+                    let mut s = with_name(p, names.projects.get(p).map(|x| &x.0));
+                    if let Some((_, d)) = names.projects.get(p) {
+                        s["domain"] = domain_ref(d);
+                    }
+                    (json!({"project": s}), format!("projects/{p}/users/{}/roles/{}", a.user_id, a.role_id))
+                }
+                Target::Domain(d) => {
+                    (json!({"domain": domain_ref(d)}), format!("domains/{d}/users/{}/roles/{}", a.user_id, a.role_id))
+                }
+                Target::System => {
+                    (json!({"system": {"all": true}}), format!("system/users/{}/roles/{}", a.user_id, a.role_id))
+                }
+            };
+            let mut user = with_name(&a.user_id, names.users.get(&a.user_id).map(|x| &x.0));
+            if let Some((_, d)) = names.users.get(&a.user_id) {
+                user["domain"] = domain_ref(d);
+            }
+            json!({"links": {"assignment": state.link(&link)}, "scope": scope, "user": user,
+                   "role": with_name(&a.role_id, names.roles.get(&a.role_id))})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"role_assignments": rendered, "links": state.collection_links(&req)})))
+}
+
+// ---- a user's projects -----------------------------------------------------------
+
+async fn user_projects(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<String>,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    let user = path.into_inner();
+    require_self_or_admin(&caller, &user, "list_user_projects")?;
+    let projects = auth
+        .storage
+        .read(move |c| {
+            ids::user(c, &user)?;
+            let f = ids::ProjectFilter { ids: Some(ids::user_project_ids(c, &user)?), ..Default::default() };
+            ids::projects_list(c, &f)
+        })
+        .await?;
+    let list: Vec<Value> = projects.iter().map(|p| project_json(&state, p)).collect();
+    Ok(HttpResponse::Ok().json(json!({"projects": list, "links": state.collection_links(&req)})))
+}
+
+// ---- application credentials -------------------------------------------------------
+
+fn app_cred_json(state: &IdentityState, a: &AppCredential, roles: &[ids::Role], secret: Option<&str>) -> Value {
+    let roles: Vec<Value> = roles.iter().map(|r| json!({"id": r.id, "name": r.name, "domain_id": null})).collect();
+    let mut v = json!({
+        "id": a.id, "name": a.name, "description": a.description, "user_id": a.user_id,
+        "project_id": a.project_id, "system": null, "unrestricted": a.unrestricted,
+        "expires_at": a.expires_at.map(|t| timestamp(t.and_utc())), "roles": roles, "access_rules": [],
+        "links": {"self": state.link(&format!("users/{}/application_credentials/{}", a.user_id, a.id))},
+    });
+    if let Some(s) = secret {
+        v["secret"] = json!(s);
+    }
+    v
+}
+
+fn roles_of(c: &mut DbConn, a: &AppCredential) -> StorageResult<Vec<ids::Role>> {
+    let ids_: Vec<String> = serde_json::from_str(&a.roles).unwrap_or_default();
+    ids::roles_by_ids(c, &ids_)
+}
+
+async fn app_cred_create(
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Bytes,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    let user = path.into_inner();
+    if caller.user_id.as_deref() != Some(user.as_str()) {
+        return Err(IdentityError::Forbidden("identity:create_application_credential".into()));
+    }
+    let project = caller
+        .project_id
+        .clone()
+        .ok_or_else(|| IdentityError::BadRequest("An application credential needs a project-scoped token.".into()))?;
+    let body: Map<String, Value> = parse_wrapped(&body, "application_credential")?;
+    let name = match body.get("name") {
+        Some(Value::String(n)) if !n.is_empty() && n.len() <= 255 => n.clone(),
+        _ => return Err(IdentityError::BadRequest("Invalid input for field 'name': 'name' is required.".into())),
+    };
+    let secret = match body.get("secret") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        None | Some(Value::Null) => random_id() + &random_id(),
+        _ => return Err(IdentityError::validation("secret': must be a string")),
+    };
+    let expires_at = match body.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.naive_utc())
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+                .map_err(|_| IdentityError::validation("expires_at': not a timestamp"))?,
+        ),
+        _ => return Err(IdentityError::validation("expires_at': must be a string")),
+    };
+    let wanted: Vec<Value> = match body.get("roles") {
+        Some(Value::Array(a)) => a.clone(),
+        None | Some(Value::Null) => Vec::new(),
+        _ => return Err(IdentityError::validation("roles': must be a list")),
+    };
+    let unrestricted = body.get("unrestricted").and_then(Value::as_bool).unwrap_or(false);
+    let description = body.get("description").and_then(Value::as_str).map(str::to_string);
+    let caller_roles = caller.roles.clone();
+    let secret_hash = web::block({
+        let s = secret.clone();
+        move || hash_password(&s)
+    })
+    .await
+    .map_err(|e| IdentityError::Internal(e.to_string()))?;
+    let (row, roles) =
+        auth.storage
+            .write(move |c| {
+                let mut role_ids = Vec::new();
+                for w in &wanted {
+                    let r = match (w.get("id").and_then(Value::as_str), w.get("name").and_then(Value::as_str)) {
+                        (Some(id), _) => ids::role(c, id)?,
+                        (None, Some(n)) => ids::role_by_name(c, n)?
+                            .ok_or_else(|| crate::storage::StorageError::not_found("role", n))?,
+                        _ => continue,
+                    };
+                    if !caller_roles.contains(&r.name) {
+                        return Ok(Err(IdentityError::Forbidden(format!(
+                            "identity:create_application_credential (the token does not hold role {})",
+                            r.name
+                        ))));
+                    }
+                    role_ids.push(r.id);
+                }
+                if role_ids.is_empty() {
+                    for n in &caller_roles {
+                        if let Some(r) = ids::role_by_name(c, n)? {
+                            role_ids.push(r.id);
+                        }
+                    }
+                }
+                if ids::app_credential_by_name(c, &user, &name)?.is_some() {
+                    return Err(crate::storage::StorageError::Duplicate(format!(
+                        "application credential - Duplicate entry found with name {name}"
+                    )));
+                }
+                let row = AppCredential {
+                    id: new_id(),
+                    name,
+                    user_id: user,
+                    project_id: project,
+                    description,
+                    secret_hash,
+                    roles: serde_json::to_string(&role_ids).unwrap_or_else(|_| "[]".into()),
+                    unrestricted,
+                    expires_at,
+                    created_at: now(),
+                };
+                ids::app_credential_insert(c, &row)?;
+                let roles = roles_of(c, &row)?;
+                Ok(Ok((row, roles)))
+            })
+            .await??;
+    Ok(HttpResponse::Created()
+        .json(json!({"application_credential": app_cred_json(&state, &row, &roles, Some(&secret))})))
+}
+
+async fn app_creds_list(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<String>,
+    q: web::Query<HashMap<String, String>>,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    let user = path.into_inner();
+    require_self_or_admin(&caller, &user, "list_application_credentials")?;
+    let name = q.get("name").cloned();
+    let list = auth
+        .storage
+        .read(move |c| {
+            ids::user(c, &user)?;
+            let mut out = Vec::new();
+            for a in ids::app_credentials_list(c, &user, name.as_deref())? {
+                let roles = roles_of(c, &a)?;
+                out.push((a, roles));
+            }
+            Ok(out)
+        })
+        .await?;
+    let list: Vec<Value> = list.iter().map(|(a, r)| app_cred_json(&state, a, r, None)).collect();
+    Ok(HttpResponse::Ok().json(json!({"application_credentials": list, "links": state.collection_links(&req)})))
+}
+
+async fn app_cred_get(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
+) -> Result<HttpResponse> {
+    let (user, id) = path.into_inner();
+    require_self_or_admin(&caller, &user, "get_application_credential")?;
+    let (a, roles) = auth
+        .storage
+        .read(move |c| {
+            let a = ids::app_credential(c, &id)?;
+            if a.user_id != user {
+                return Err(crate::storage::StorageError::not_found("application credential", id));
+            }
+            let roles = roles_of(c, &a)?;
+            Ok((a, roles))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"application_credential": app_cred_json(&state, &a, &roles, None)})))
+}
+
+async fn app_cred_delete(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (user, id) = path.into_inner();
+    require_self_or_admin(&caller, &user, "delete_application_credential")?;
+    auth.storage
+        .write(move |c| {
+            let a = ids::app_credential(c, &id)?;
+            if a.user_id != user {
+                return Err(crate::storage::StorageError::not_found("application credential", id));
+            }
+            ids::app_credential_delete(c, &id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v3/{kind:projects|domains}/{target}/users/{user}/roles/{role}")
+            .route(web::put().to(grant_put))
+            .route(web::get().to(grant_check))
+            .route(web::head().to(grant_check))
+            .route(web::delete().to(grant_delete)),
+    )
+    .route("/v3/{kind:projects|domains}/{target}/users/{user}/roles", web::get().to(grants_list))
+    .service(
+        web::resource("/v3/system/users/{user}/roles/{role}")
+            .route(web::put().to(system_grant_put))
+            .route(web::get().to(system_grant_check))
+            .route(web::head().to(system_grant_check))
+            .route(web::delete().to(system_grant_delete)),
+    )
+    .route("/v3/system/users/{user}/roles", web::get().to(system_grants_list))
+    .route("/v3/role_assignments", web::get().to(role_assignments))
+    .route("/v3/users/{user}/projects", web::get().to(user_projects))
+    .service(
+        web::resource("/v3/users/{user}/application_credentials")
+            .route(web::get().to(app_creds_list))
+            .route(web::post().to(app_cred_create)),
+    )
+    .service(
+        web::resource("/v3/users/{user}/application_credentials/{id}")
+            .route(web::get().to(app_cred_get))
+            .route(web::delete().to(app_cred_delete)),
+    );
+}

@@ -1,0 +1,47 @@
+//! The HTTP front-ends, one per OpenStack service. An API module never
+//! imports another: shared pieces live in `common`.
+
+pub mod identity;
+
+use actix_web::HttpResponse;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use serde_json::Value;
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "The resource could not be found.",
+        StatusCode::METHOD_NOT_ALLOWED => "The method is not allowed for the requested URL.",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request is too large.",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "The request media type is not supported.",
+        StatusCode::BAD_REQUEST => "The request could not be understood.",
+        s if s.is_server_error() => "An unexpected error prevented the server from fulfilling your request.",
+        _ => "The request could not be completed.",
+    }
+}
+
+/// Rewrites error responses that did not come from a handler (unknown
+/// route, wrong method, body too large, bad query string) into the
+/// service's own JSON envelope, keeping their status and headers.
+pub fn json_errors<B: MessageBody + 'static>(render: fn(StatusCode, &str) -> Value) -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(move |res: ServiceResponse<B>| {
+        let is_json =
+            res.response().headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let (req, old) = res.into_parts();
+        let mut new = HttpResponse::build(status).json(render(status, default_message(status)));
+        for (k, v) in old.headers() {
+            if k != CONTENT_TYPE && k != CONTENT_LENGTH {
+                new.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+        let res: ServiceResponse<EitherBody<B>> = ServiceResponse::new(req, new).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}

@@ -1,0 +1,6 @@
+//! HTTP helpers shared by every API.
+
+pub mod auth;
+pub mod policy;
+pub mod request_id;
+pub mod token;

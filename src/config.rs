@@ -1,0 +1,309 @@
+//! One typed configuration: built-in defaults, then a TOML file
+//! (`--config`), then `IRONBARK_*` environment variables (nested keys with
+//! `__`, e.g. `IRONBARK_TOKEN__EXPIRATION`), then command-line flags.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How requests to the service APIs are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Keystone v3 tokens (`X-Auth-Token`), validated in-process.
+    Keystone,
+    /// Every request acts as a system administrator (labs, benchmarks).
+    Noauth,
+}
+
+/// The services ironbark can offer, each on its own port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceKind {
+    Identity,
+    Baremetal,
+    Compute,
+    Image,
+    Network,
+}
+
+impl ServiceKind {
+    pub const ALL: [ServiceKind; 5] =
+        [ServiceKind::Identity, ServiceKind::Baremetal, ServiceKind::Compute, ServiceKind::Image, ServiceKind::Network];
+
+    /// The catalog `type`.
+    pub fn catalog_type(self) -> &'static str {
+        match self {
+            ServiceKind::Identity => "identity",
+            ServiceKind::Baremetal => "baremetal",
+            ServiceKind::Compute => "compute",
+            ServiceKind::Image => "image",
+            ServiceKind::Network => "network",
+        }
+    }
+
+    /// The catalog `name`, as OpenStack deployments call them.
+    pub fn catalog_name(self) -> &'static str {
+        match self {
+            ServiceKind::Identity => "keystone",
+            ServiceKind::Baremetal => "ironic",
+            ServiceKind::Compute => "nova",
+            ServiceKind::Image => "glance",
+            ServiceKind::Network => "neutron",
+        }
+    }
+
+    /// The path clients expect after the service root in the catalog URL.
+    pub fn catalog_suffix(self) -> &'static str {
+        match self {
+            ServiceKind::Identity => "/v3",
+            ServiceKind::Compute => "/v2.1",
+            _ => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenConfig {
+    /// Token lifetime, seconds.
+    pub expiration: u64,
+    /// A new signing key is made when the newest one is older than this, seconds.
+    pub key_rotation: u64,
+    /// How long a validated password is remembered (as a keyed hash, in memory
+    /// only) so that repeated logins skip the deliberately slow argon2 check;
+    /// 0 turns this off. Seconds.
+    pub password_cache: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig { expiration: 3600, key_rotation: 86400, password_cache: 300 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// `sqlite://<file>` / a file path, or `postgres://…`. Default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    pub db_pool_size: u32,
+    /// Bootstrap admin password; generated and printed once when unset.
+    pub admin_password: Option<String>,
+    pub host: String,
+    pub auth: AuthMode,
+    pub region: String,
+    pub identity_port: u16,
+    pub baremetal_port: u16,
+    pub compute_port: u16,
+    pub image_port: u16,
+    pub network_port: u16,
+    pub identity_public_url: Option<String>,
+    pub baremetal_public_url: Option<String>,
+    pub compute_public_url: Option<String>,
+    pub image_public_url: Option<String>,
+    pub network_public_url: Option<String>,
+    /// HTTP worker threads per service; 0 = one per CPU.
+    pub workers: usize,
+    /// Largest accepted JSON request body, bytes.
+    pub max_json_body: usize,
+    pub token: TokenConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            db_pool_size: 16,
+            admin_password: None,
+            host: "127.0.0.1".into(),
+            auth: AuthMode::Keystone,
+            region: "RegionOne".into(),
+            identity_port: 5000,
+            baremetal_port: 6385,
+            compute_port: 8774,
+            image_port: 9292,
+            network_port: 9696,
+            identity_public_url: None,
+            baremetal_public_url: None,
+            compute_public_url: None,
+            image_public_url: None,
+            network_public_url: None,
+            workers: 0,
+            max_json_body: 1024 * 1024,
+            token: TokenConfig::default(),
+        }
+    }
+}
+
+/// Values given on the command line; they win over file and environment.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "IRONBARK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database, signing keys and clouds.yaml.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`postgres://…` for PostgreSQL).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Bind address of every service.
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Authentication of the service APIs.
+    #[arg(long, global = true, value_enum)]
+    pub auth: Option<AuthMode>,
+}
+
+impl Config {
+    pub fn load(o: &Overrides) -> anyhow::Result<Config> {
+        Self::figment(o, Env::prefixed("IRONBARK_").split("__"))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    fn figment(o: &Overrides, env: Env) -> Figment {
+        let mut f = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &o.config {
+            f = f.merge(Toml::file_exact(path));
+        }
+        f = f.merge(env.ignore(&["config", "test_pg_url"]));
+        if let Some(v) = &o.data_dir {
+            f = f.merge(("data_dir", v));
+        }
+        if let Some(v) = &o.database_url {
+            f = f.merge(("database_url", v));
+        }
+        if let Some(v) = &o.host {
+            f = f.merge(("host", v));
+        }
+        if let Some(v) = o.auth {
+            f = f.merge(("auth", v));
+        }
+        f
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) if !u.is_empty() => u.clone(),
+            _ => self.data_dir.join("ironbark.sqlite").display().to_string(),
+        }
+    }
+
+    pub fn port(&self, s: ServiceKind) -> u16 {
+        match s {
+            ServiceKind::Identity => self.identity_port,
+            ServiceKind::Baremetal => self.baremetal_port,
+            ServiceKind::Compute => self.compute_port,
+            ServiceKind::Image => self.image_port,
+            ServiceKind::Network => self.network_port,
+        }
+    }
+
+    pub fn set_port(&mut self, s: ServiceKind, port: u16) {
+        match s {
+            ServiceKind::Identity => self.identity_port = port,
+            ServiceKind::Baremetal => self.baremetal_port = port,
+            ServiceKind::Compute => self.compute_port = port,
+            ServiceKind::Image => self.image_port = port,
+            ServiceKind::Network => self.network_port = port,
+        }
+    }
+
+    fn configured_public_url(&self, s: ServiceKind) -> Option<&String> {
+        match s {
+            ServiceKind::Identity => self.identity_public_url.as_ref(),
+            ServiceKind::Baremetal => self.baremetal_public_url.as_ref(),
+            ServiceKind::Compute => self.compute_public_url.as_ref(),
+            ServiceKind::Image => self.image_public_url.as_ref(),
+            ServiceKind::Network => self.network_public_url.as_ref(),
+        }
+    }
+
+    /// The public root URL of a service (no trailing slash): configured, or
+    /// derived from the bind address and port. A wildcard bind address is
+    /// replaced by the loopback address.
+    pub fn public_url(&self, s: ServiceKind) -> String {
+        if let Some(u) = self.configured_public_url(s).filter(|u| !u.is_empty()) {
+            return u.trim_end_matches('/').to_string();
+        }
+        let host = match self.host.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
+            _ => self.host.clone(),
+        };
+        format!("http://{host}:{}", self.port(s))
+    }
+
+    /// The URL registered in the catalog for a service.
+    pub fn catalog_url(&self, s: ServiceKind) -> String {
+        format!("{}{}", self.public_url(s), s.catalog_suffix())
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
+    pub fn workers(&self) -> usize {
+        if self.workers > 0 { self.workers } else { std::thread::available_parallelism().map_or(2, |n| n.get()) }
+    }
+}
+
+/// The `clouds.yaml` a user pastes to reach this deployment.
+pub fn clouds_yaml(cfg: &Config, password: Option<&str>) -> String {
+    let password = password.unwrap_or("<the admin password>");
+    format!(
+        "clouds:\n  ironbark:\n    auth:\n      auth_url: {}\n      username: admin\n      password: \"{}\"\n      \
+         project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    \
+         region_name: {}\n    interface: public\n    identity_api_version: 3\n",
+        cfg.catalog_url(ServiceKind::Identity),
+        password.replace('\\', "\\\\").replace('"', "\\\""),
+        cfg.region
+    )
+}
+
+/// Ensures the data directory exists.
+pub fn ensure_dir(p: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(p).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "identity_port = 5001\nhost = \"10.0.0.1\"\n[token]\nexpiration = 60\n")?;
+            jail.set_env("IRONBARK_IDENTITY_PORT", "5002");
+            jail.set_env("IRONBARK_TOKEN__KEY_ROTATION", "7");
+            let o = Overrides { config: Some("c.toml".into()), host: Some("0.0.0.0".into()), ..Default::default() };
+            let c: Config = Config::figment(&o, Env::prefixed("IRONBARK_").split("__")).extract()?;
+            assert_eq!(c.identity_port, 5002);
+            assert_eq!(c.token.expiration, 60);
+            assert_eq!(c.token.key_rotation, 7);
+            assert_eq!(c.host, "0.0.0.0");
+            assert_eq!(c.public_url(ServiceKind::Identity), "http://127.0.0.1:5002");
+            assert_eq!(c.catalog_url(ServiceKind::Compute), "http://127.0.0.1:8774/v2.1");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_value_is_a_clear_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("IRONBARK_IDENTITY_PORT", "not-a-port");
+            let err = Config::figment(&Overrides::default(), Env::prefixed("IRONBARK_").split("__"))
+                .extract::<Config>()
+                .unwrap_err();
+            assert!(err.to_string().to_lowercase().contains("identity_port"), "{err}");
+            Ok(())
+        });
+    }
+}

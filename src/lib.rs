@@ -1,0 +1,8 @@
+//! ironbark: bare-metal servers behind the OpenStack APIs, in one binary.
+
+pub mod api;
+pub mod bootstrap;
+pub mod common;
+pub mod config;
+pub mod server;
+pub mod storage;

@@ -1,0 +1,213 @@
+//! Persistence. This is the only module that knows diesel: everything else
+//! calls the functions here, inside one blocking unit of work
+//! ([`Storage::read`] / [`Storage::write`]) that runs off the async executor.
+
+mod conn;
+pub mod identity;
+mod schema;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use conn::{Backend, DbConn};
+use diesel::Connection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// What can go wrong below the API. Each API maps these once to its envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("duplicate {0}")]
+    Duplicate(String),
+    /// The database cannot be reached (or the pool is exhausted): a 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StorageError {
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        StorageError::NotFound { kind, id: id.into() }
+    }
+}
+
+impl From<diesel::result::Error> for StorageError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => StorageError::NotFound { kind: "row", id: String::new() },
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StorageError::Duplicate(info.message().to_string())
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StorageError::Unavailable(info.message().to_string())
+            }
+            other => StorageError::Database(other.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StorageError {
+    fn from(e: r2d2::Error) -> Self {
+        StorageError::Unavailable(e.to_string())
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A pool of connections to one database, SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Storage {
+    pool: r2d2::Pool<conn::Manager>,
+    backend: Backend,
+    /// SQLite allows one writer at a time; serialising writers in-process
+    /// avoids SQLITE_BUSY storms. PostgreSQL needs no such lock.
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+impl Storage {
+    /// Opens the pool. Fails fast when the database cannot be reached.
+    pub fn open(url: &str, pool_size: u32) -> anyhow::Result<Storage> {
+        let manager = conn::Manager::new(url);
+        let backend = manager.backend();
+        if backend == Backend::Sqlite {
+            conn::enable_wal(url)?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(2))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        Ok(Storage { pool, backend, sqlite_writer: Arc::new(Mutex::new(())) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending migration of this backend.
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let mut c = self.pool.get()?;
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let applied = c.run_pending_migrations(migrations).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+
+    /// Runs read-only work on a pooled connection, off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> StorageResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        blocking(move || {
+            let mut c = pool.get()?;
+            f(&mut c)
+        })
+        .await
+    }
+
+    /// Runs one transaction, off the async executor; it commits when `f`
+    /// returns `Ok` and rolls back otherwise.
+    pub async fn write<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> StorageResult<T> + Send + 'static,
+    {
+        let this = self.clone();
+        blocking(move || this.write_blocking(f)).await
+    }
+
+    /// The blocking form of [`Storage::write`], for start-up and CLI commands.
+    pub fn write_blocking<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> StorageResult<T>,
+    {
+        let mut c = self.pool.get()?;
+        let _guard = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        };
+        let conn: &mut DbConn = &mut c;
+        conn.transaction(f)
+    }
+
+    /// The blocking form of [`Storage::read`].
+    pub fn read_blocking<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> StorageResult<T>,
+    {
+        let mut c = self.pool.get()?;
+        f(&mut c)
+    }
+}
+
+async fn blocking<T, F>(f: F) -> StorageResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StorageResult<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StorageError::Unavailable(e.to_string())),
+    }
+}
+
+/// Creates a fresh, empty PostgreSQL database next to `admin_url` (same
+/// server, new name) and returns its URL. Used by tests so that runs never
+/// see each other's rows.
+pub fn create_scratch_postgres(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    use diesel::connection::SimpleConnection;
+    let mut c = diesel::PgConnection::establish(admin_url)?;
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
+    c.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
+    Ok(replace_db_name(admin_url, name))
+}
+
+/// Drops a database made by [`create_scratch_postgres`].
+pub fn drop_scratch_postgres(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection;
+    let mut c = diesel::PgConnection::establish(admin_url)?;
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))?;
+    Ok(())
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let mut out = match path_start {
+        Some(i) => format!("{}/{}", &base[..i], name),
+        None => format!("{base}/{name}"),
+    };
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_database_name() {
+        assert_eq!(super::replace_db_name("postgres://u@127.0.0.1:5432/test", "x"), "postgres://u@127.0.0.1:5432/x");
+        assert_eq!(super::replace_db_name("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            super::replace_db_name("postgresql://h/db?sslmode=disable", "x"),
+            "postgresql://h/x?sslmode=disable"
+        );
+    }
+}

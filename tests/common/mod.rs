@@ -1,0 +1,179 @@
+//! Test harness: a real ironbark (all built services, in-process, on
+//! ephemeral loopback ports) over SQLite, or over a fresh PostgreSQL
+//! database when `IRONBARK_TEST_PG_URL` is set.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ironbark::config::{Config, ServiceKind};
+use ironbark::server;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+pub const ADMIN_PASSWORD: &str = "test-admin-pw";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    /// Identity root, e.g. `http://127.0.0.1:40123`.
+    pub identity: String,
+    pub client: Client,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("IRONBARK_TEST_PG_URL").ok().filter(|u| !u.is_empty())
+}
+
+impl TestServer {
+    /// `None` when the backend is not available in this run (PostgreSQL
+    /// without `IRONBARK_TEST_PG_URL`).
+    pub fn start(db: Db) -> Option<TestServer> {
+        Self::start_with(db, |_| {})
+    }
+
+    pub fn start_with(db: Db, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            workers: 2,
+            db_pool_size: 8,
+            ..Config::default()
+        };
+        for kind in ServiceKind::ALL {
+            cfg.set_port(kind, 0);
+        }
+        let mut pg = None;
+        if db == Db::Postgres {
+            let admin = pg_admin_url()?;
+            let name = format!(
+                "ironbark_test_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                rand_suffix()
+            );
+            let url = ironbark::storage::create_scratch_postgres(&admin, &name).expect("create test database");
+            cfg.database_url = Some(url);
+            pg = Some((admin, name));
+        }
+        tweak(&mut cfg);
+        let prepared = server::prepare(cfg).expect("prepare server");
+        let port = prepared.port(ServiceKind::Identity).expect("identity port");
+        let (handle, thread) = server::spawn(prepared).expect("start server");
+        Some(TestServer {
+            identity: format!("http://127.0.0.1:{port}"),
+            client: Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("client"),
+            handle: Some(handle),
+            thread: Some(thread),
+            pg,
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.identity, path)
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> RequestBuilder {
+        self.client.post(self.url(path)).json(body)
+    }
+
+    /// Issues a token; returns (token, body).
+    pub fn token(&self, user: &str, password: &str, scope: Value) -> (String, Value) {
+        let r = self.post("/v3/auth/tokens", &password_auth(user, password, scope)).send().expect("request");
+        assert_eq!(r.status(), 201, "token issue for {user}");
+        let token = r.headers()["x-subject-token"].to_str().expect("header").to_string();
+        (token, r.json().expect("json"))
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD, project_scope("admin")).0
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(h.stop(true));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some((admin, name)) = self.pg.take() {
+            let _ = ironbark::storage::drop_scratch_postgres(&admin, &name);
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    nanos % 1_000_000
+}
+
+pub fn project_scope(name: &str) -> Value {
+    json!({"project": {"name": name, "domain": {"name": "Default"}}})
+}
+
+pub fn password_auth(user: &str, password: &str, scope: Value) -> Value {
+    let mut body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"name": "Default"}, "password": password}}}}});
+    if !scope.is_null() {
+        body["auth"]["scope"] = scope;
+    }
+    body
+}
+
+/// Asserts Keystone's error envelope with this status; returns the message.
+pub fn assert_error(r: Response, status: u16) -> String {
+    assert_eq!(r.status().as_u16(), status, "status");
+    assert!(r.headers().contains_key("x-openstack-request-id"));
+    let www = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap_or_default().to_string());
+    let body: Value = r.json().expect("error body is JSON");
+    let e = &body["error"];
+    assert_eq!(e["code"], status, "{body}");
+    assert!(e["title"].is_string(), "{body}");
+    if status == 401 {
+        let www = www.expect("401 carries WWW-Authenticate");
+        assert!(www.starts_with("Keystone uri=\"http://127.0.0.1:"), "{www}");
+    }
+    e["message"].as_str().expect("message").to_string()
+}
+
+/// Runs a test body on SQLite and, when configured, on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    let s = $crate::common::TestServer::start($crate::common::Db::Sqlite).expect("sqlite server");
+                    super::$name(&s);
+                }
+                #[test]
+                fn postgres() {
+                    match $crate::common::TestServer::start($crate::common::Db::Postgres) {
+                        Some(s) => super::$name(&s),
+                        None => eprintln!("IRONBARK_TEST_PG_URL not set: PostgreSQL case not run"),
+                    }
+                }
+            }
+        )*
+    };
+}
