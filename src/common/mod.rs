@@ -1,6 +1,7 @@
 //! HTTP helpers shared by every API.
 
 pub mod auth;
+pub mod microversion;
 pub mod policy;
 pub mod request_id;
 pub mod token;

@@ -2,6 +2,7 @@
 //! calls the functions here, inside one blocking unit of work
 //! ([`Storage::read`] / [`Storage::write`]) that runs off the async executor.
 
+pub mod baremetal;
 mod conn;
 pub mod identity;
 mod schema;
@@ -23,6 +24,9 @@ pub enum StorageError {
     NotFound { kind: &'static str, id: String },
     #[error("duplicate {0}")]
     Duplicate(String),
+    /// The row changed under an optimistic update.
+    #[error("{0}")]
+    Conflict(String),
     /// The database cannot be reached (or the pool is exhausted): a 503.
     #[error("database unavailable: {0}")]
     Unavailable(String),

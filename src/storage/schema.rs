@@ -120,6 +120,145 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chassis (id) {
+        id -> BigInt,
+        uuid -> Text,
+        description -> Nullable<Text>,
+        extra -> Text,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    nodes (id) {
+        id -> BigInt,
+        uuid -> Text,
+        row_version -> BigInt,
+        name -> Nullable<Text>,
+        driver -> Text,
+        driver_info -> Text,
+        driver_internal_info -> Text,
+        properties -> Text,
+        extra -> Text,
+        instance_info -> Text,
+        instance_uuid -> Nullable<Text>,
+        instance_name -> Nullable<Text>,
+        chassis_uuid -> Nullable<Text>,
+        provision_state -> Text,
+        target_provision_state -> Nullable<Text>,
+        provision_updated_at -> Nullable<Timestamp>,
+        power_state -> Nullable<Text>,
+        target_power_state -> Nullable<Text>,
+        maintenance -> Bool,
+        maintenance_reason -> Nullable<Text>,
+        fault -> Nullable<Text>,
+        reservation -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        console_enabled -> Bool,
+        interfaces -> Text,
+        resource_class -> Nullable<Text>,
+        conductor_group -> Text,
+        automated_clean -> Nullable<Bool>,
+        protected -> Bool,
+        protected_reason -> Nullable<Text>,
+        owner -> Nullable<Text>,
+        lessee -> Nullable<Text>,
+        description -> Nullable<Text>,
+        retired -> Bool,
+        retired_reason -> Nullable<Text>,
+        network_data -> Text,
+        boot_mode -> Nullable<Text>,
+        secure_boot -> Nullable<Bool>,
+        shard -> Nullable<Text>,
+        parent_node -> Nullable<Text>,
+        disable_power_off -> Bool,
+        clean_step -> Text,
+        deploy_step -> Text,
+        service_step -> Text,
+        raid_config -> Text,
+        target_raid_config -> Text,
+        traits -> Text,
+        inspection_started_at -> Nullable<Timestamp>,
+        inspection_finished_at -> Nullable<Timestamp>,
+        allocation_uuid -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    portgroups (id) {
+        id -> BigInt,
+        uuid -> Text,
+        name -> Nullable<Text>,
+        node_uuid -> Text,
+        address -> Nullable<Text>,
+        extra -> Text,
+        internal_info -> Text,
+        mode -> Nullable<Text>,
+        properties -> Text,
+        standalone_ports_supported -> Bool,
+        physical_network -> Nullable<Text>,
+        category -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ports (id) {
+        id -> BigInt,
+        uuid -> Text,
+        address -> Text,
+        node_uuid -> Text,
+        portgroup_uuid -> Nullable<Text>,
+        name -> Nullable<Text>,
+        extra -> Text,
+        internal_info -> Text,
+        local_link_connection -> Text,
+        physical_network -> Nullable<Text>,
+        pxe_enabled -> Bool,
+        is_smartnic -> Bool,
+        description -> Nullable<Text>,
+        vendor -> Nullable<Text>,
+        category -> Nullable<Text>,
+        available_for_dynamic_portgroup -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    node_history (id) {
+        id -> BigInt,
+        uuid -> Text,
+        node_uuid -> Text,
+        created_at -> Timestamp,
+        severity -> Text,
+        event -> Text,
+        event_type -> Text,
+        conductor -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        project_id -> Nullable<Text>,
+        state -> Nullable<Text>,
+        target_state -> Nullable<Text>,
+        duration_seconds -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    conductors (hostname) {
+        hostname -> Text,
+        conductor_group -> Text,
+        drivers -> Text,
+        online -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(projects -> domains (domain_id));
 diesel::joinable!(users -> domains (domain_id));
 diesel::joinable!(endpoints -> services (service_id));
@@ -137,4 +276,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     endpoints,
     revocations,
     application_credentials,
+    chassis,
+    nodes,
+    portgroups,
+    ports,
+    node_history,
+    conductors,
 );

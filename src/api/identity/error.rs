@@ -93,6 +93,7 @@ impl From<StorageError> for IdentityError {
             StorageError::Duplicate(what) => {
                 IdentityError::Conflict(format!("Conflict occurred attempting to store {what}."))
             }
+            StorageError::Conflict(what) => IdentityError::Conflict(what),
             StorageError::Unavailable(m) => {
                 tracing::warn!(error = %m, "identity database unavailable");
                 IdentityError::Unavailable("The identity database is unavailable.".into())
