@@ -84,6 +84,14 @@ impl Default for TokenConfig {
     }
 }
 
+/// The `fake-hardware` type.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FakeConfig {
+    /// How long each power or provision step takes, milliseconds.
+    pub delay_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -111,6 +119,9 @@ pub struct Config {
     /// Largest accepted JSON request body, bytes.
     pub max_json_body: usize,
     pub token: TokenConfig,
+    pub fake: FakeConfig,
+    /// This process's conductor name (node `reservation`, `/v1/conductors`).
+    pub conductor_name: Option<String>,
 }
 
 impl Default for Config {
@@ -136,6 +147,8 @@ impl Default for Config {
             workers: 0,
             max_json_body: 1024 * 1024,
             token: TokenConfig::default(),
+            fake: FakeConfig::default(),
+            conductor_name: None,
         }
     }
 }
@@ -243,6 +256,18 @@ impl Config {
     /// The URL registered in the catalog for a service.
     pub fn catalog_url(&self, s: ServiceKind) -> String {
         format!("{}{}", self.public_url(s), s.catalog_suffix())
+    }
+
+    pub fn conductor_name(&self) -> String {
+        if let Some(n) = self.conductor_name.as_ref().filter(|n| !n.is_empty()) {
+            return n.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        format!("ironbark-{host}")
     }
 
     pub fn keys_dir(&self) -> PathBuf {

@@ -4,5 +4,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod common;
 pub mod config;
+pub mod drivers;
+pub mod engine;
 pub mod server;
 pub mod storage;

@@ -14,10 +14,12 @@ use crate::common::auth::Authenticator;
 use crate::common::request_id::CommonHeaders;
 use crate::common::token::KeyRing;
 use crate::config::{Config, ServiceKind, clouds_yaml, ensure_dir};
+use crate::engine::{Engine, Settings, Worker};
 use crate::storage::Storage;
+use crate::storage::baremetal::{self as bm, Conductor};
 
 /// The services that exist so far; the other ports are not opened.
-pub const BUILT: &[ServiceKind] = &[ServiceKind::Identity];
+pub const BUILT: &[ServiceKind] = &[ServiceKind::Identity, ServiceKind::Baremetal];
 
 /// Everything ready to serve: ports bound, database migrated, bootstrap done.
 pub struct Prepared {
@@ -25,6 +27,8 @@ pub struct Prepared {
     pub storage: Storage,
     pub auth: web::Data<Authenticator>,
     pub report: Report,
+    pub engine: Engine,
+    worker: Worker,
     listeners: Vec<(ServiceKind, TcpListener)>,
 }
 
@@ -69,7 +73,31 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
     let storage = open_storage(&cfg)?;
     let auth = authenticator(&cfg, &storage)?;
     let report = bootstrap::run(&cfg, &storage, &auth)?;
-    Ok(Prepared { config: cfg, storage, auth: web::Data::new(auth), report, listeners })
+    let settings = Settings { host: cfg.conductor_name(), fake_delay: Duration::from_millis(cfg.fake.delay_ms) };
+    let (engine, worker) = Engine::new(storage.clone(), settings);
+    register_conductor(&storage, engine.host())?;
+    let resumed = engine.resume_interrupted()?;
+    if resumed > 0 {
+        tracing::info!(nodes = resumed, "resuming work interrupted by the previous stop");
+    }
+    Ok(Prepared { config: cfg, storage, auth: web::Data::new(auth), report, engine, worker, listeners })
+}
+
+/// Records (or refreshes) this process in the conductor list.
+fn register_conductor(storage: &Storage, host: &str) -> anyhow::Result<()> {
+    let now = chrono::Utc::now().naive_utc();
+    let drivers: Vec<&str> = crate::drivers::HARDWARE_TYPES.iter().map(|h| h.name).collect();
+    let created = storage.read_blocking(|c| Ok(bm::conductor(c, host).ok().map(|x| x.created_at)))?;
+    let row = Conductor {
+        hostname: host.to_string(),
+        conductor_group: String::new(),
+        drivers: serde_json::to_string(&drivers)?,
+        online: true,
+        created_at: created.unwrap_or(now),
+        updated_at: now,
+    };
+    storage.write_blocking(|c| bm::conductor_upsert(c, &row))?;
+    Ok(())
 }
 
 impl Prepared {
@@ -82,21 +110,26 @@ impl Prepared {
     pub fn announce(&self) -> anyhow::Result<()> {
         let cfg = &self.config;
         let password = self.report.generated_password.as_deref().or(cfg.admin_password.as_deref());
+        let mut out = String::new();
         if let Some(p) = &self.report.generated_password {
-            println!("Generated admin password (shown once): {p}");
+            out.push_str(&format!("Generated admin password (shown once): {p}\n"));
         }
         for (kind, _) in &self.listeners {
-            println!("{:<9} {}", kind.catalog_type(), cfg.catalog_url(*kind));
+            out.push_str(&format!("{:<9} {}\n", kind.catalog_type(), cfg.catalog_url(*kind)));
         }
-        println!("database  {} ({})", redact(&cfg.database_url()), self.storage.backend().name());
+        out.push_str(&format!("database  {} ({})\n", redact(&cfg.database_url()), self.storage.backend().name()));
         let yaml = clouds_yaml(cfg, password);
         if password.is_some() {
             let path = cfg.data_dir.join("clouds.yaml");
             write_private(&path, yaml.as_bytes())?;
-            println!("clouds.yaml (also in {}):\n{yaml}", path.display());
+            out.push_str(&format!("clouds.yaml (also in {}):\n{yaml}", path.display()));
         } else {
-            println!("clouds.yaml:\n{yaml}");
+            out.push_str(&format!("clouds.yaml:\n{yaml}"));
         }
+        // A closed stdout (a detached service) must not stop the server.
+        use std::io::Write;
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush());
         Ok(())
     }
 
@@ -108,27 +141,46 @@ impl Prepared {
         let cfg = Arc::new(self.config);
         let identity_url = cfg.catalog_url(ServiceKind::Identity);
         let identity_state = Arc::new(api::identity::IdentityState::new(&cfg));
+        let baremetal_state = Arc::new(api::baremetal::BaremetalState::new(&cfg, self.engine.clone()));
+        actix_web::rt::spawn(self.worker.run());
         let mut servers = Vec::new();
         for (kind, listener) in self.listeners {
             let auth = self.auth.clone();
             let max_body = cfg.max_json_body;
             let identity_url = identity_url.clone();
             let identity_state = identity_state.clone();
-            let server = HttpServer::new(move || {
-                let app = App::new().app_data(auth.clone()).app_data(web::PayloadConfig::new(max_body));
-                match kind {
-                    ServiceKind::Identity => app
+            let baremetal_state = baremetal_state.clone();
+            let workers = cfg.workers();
+            let server = match kind {
+                ServiceKind::Identity => HttpServer::new(move || {
+                    App::new()
+                        .app_data(auth.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
                         .wrap(api::json_errors(api::identity::error_body))
                         .wrap(CommonHeaders::new(&identity_url))
                         .wrap(TracingLogger::default())
-                        .configure(|c| api::identity::configure(c, identity_state.clone())),
-                    other => unreachable!("{other:?} is not built"),
-                }
-            })
-            .workers(cfg.workers())
-            .shutdown_timeout(10)
-            .listen(listener)?
-            .run();
+                        .configure(|c| api::identity::configure(c, identity_state.clone()))
+                })
+                .workers(workers)
+                .shutdown_timeout(10)
+                .listen(listener)?
+                .run(),
+                ServiceKind::Baremetal => HttpServer::new(move || {
+                    App::new()
+                        .app_data(auth.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
+                        .wrap(api::json_errors(api::baremetal::error_body))
+                        .wrap(api::baremetal::Microversions)
+                        .wrap(CommonHeaders::new(&identity_url).with_id_aliases(&["openstack-request-id"]))
+                        .wrap(TracingLogger::default())
+                        .configure(|c| api::baremetal::configure(c, baremetal_state.clone()))
+                })
+                .workers(workers)
+                .shutdown_timeout(10)
+                .listen(listener)?
+                .run(),
+                other => unreachable!("{other:?} is not built"),
+            };
             if let Some(tx) = &handles {
                 let _ = tx.send(server.handle());
             }
@@ -136,9 +188,11 @@ impl Prepared {
         }
         let keys = self.auth.keys.clone();
         let storage = self.storage.clone();
+        let host = self.engine.host().to_string();
         let token_cfg = cfg.token.clone();
         let housekeeping = actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+            // Conductors count as alive for 60 s after their last heartbeat.
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(10));
             loop {
                 tick.tick().await;
                 let k = keys.clone();
@@ -153,6 +207,10 @@ impl Prepared {
                 let now = chrono::Utc::now().naive_utc();
                 if let Err(e) = storage.write(move |c| crate::storage::identity::revocations_purge(c, now)).await {
                     tracing::warn!(error = %e, "revocation purge failed");
+                }
+                let (s, h) = (storage.clone(), host.clone());
+                if let Ok(Err(e)) = web::block(move || register_conductor(&s, &h)).await {
+                    tracing::warn!(error = %e, "conductor heartbeat failed");
                 }
             }
         });
@@ -193,17 +251,30 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
+/// Every HTTP server of one running ironbark.
+#[derive(Clone)]
+pub struct Handles(Vec<actix_web::dev::ServerHandle>);
+
+impl Handles {
+    /// Stops every service (gracefully: in-flight requests finish).
+    pub async fn stop(&self, graceful: bool) {
+        futures_util::future::join_all(self.0.iter().map(|h| h.stop(graceful))).await;
+    }
+}
+
 /// Starts a [`Prepared`] server on its own thread and actix system, returning
-/// once it listens. Used by `serve` and by the tests.
-pub fn spawn(
-    prepared: Prepared,
-) -> anyhow::Result<(actix_web::dev::ServerHandle, std::thread::JoinHandle<anyhow::Result<()>>)> {
+/// once every service listens. Used by `serve` and by the tests.
+pub fn spawn(prepared: Prepared) -> anyhow::Result<(Handles, std::thread::JoinHandle<anyhow::Result<()>>)> {
+    let count = prepared.listeners.len();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("ironbark-main".into())
         .spawn(move || actix_web::rt::System::new().block_on(prepared.run(Some(tx))))?;
-    let handle = rx.recv_timeout(Duration::from_secs(30)).map_err(|_| anyhow::anyhow!("server did not start"))?;
-    Ok((handle, thread))
+    let mut handles = Vec::with_capacity(count);
+    for _ in 0..count {
+        handles.push(rx.recv_timeout(Duration::from_secs(30)).map_err(|_| anyhow::anyhow!("server did not start"))?);
+    }
+    Ok((Handles(handles), thread))
 }
 
 #[cfg(test)]

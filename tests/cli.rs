@@ -9,6 +9,7 @@ fn ironbark(data: &std::path::Path) -> Command {
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("IRONBARK_DATA_DIR", data)
+        .env("IRONBARK_BAREMETAL_PORT", free_port().to_string())
         .env("IRONBARK_LOG", "warn");
     c
 }
@@ -66,13 +67,19 @@ fn serve_prints_clouds_yaml_and_answers() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keep draining stdout for the life of the process.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let mut printed = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         printed.push_str(&line);
         printed.push('\n');
-        if line.contains("identity_api_version") || Instant::now() > deadline {
+        if line.contains("identity_api_version") {
             break;
         }
     }

@@ -1,6 +1,7 @@
 //! The HTTP front-ends, one per OpenStack service. An API module never
 //! imports another: shared pieces live in `common`.
 
+pub mod baremetal;
 pub mod identity;
 
 use actix_web::HttpResponse;

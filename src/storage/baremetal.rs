@@ -65,6 +65,7 @@ pub struct Node {
     pub inspection_started_at: Option<NaiveDateTime>,
     pub inspection_finished_at: Option<NaiveDateTime>,
     pub allocation_uuid: Option<String>,
+    pub health: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: Option<NaiveDateTime>,
 }
@@ -570,4 +571,43 @@ pub fn conductor(c: &mut DbConn, hostname: &str) -> StorageResult<Conductor> {
 
 pub fn conductors_list(c: &mut DbConn) -> StorageResult<Vec<Conductor>> {
     Ok(conductors::table.select(Conductor::as_select()).order(conductors::hostname).load(c)?)
+}
+
+// ---- added for the ports/portgroups API ---------------------------------------
+
+/// [`portgroups_list`], also restricted to portgroups of nodes in `shards`
+/// and/or `conductor_groups`.
+pub fn portgroups_list_in(
+    c: &mut DbConn,
+    f: &PortgroupFilter,
+    shards: Option<&[String]>,
+    conductor_groups: Option<&[String]>,
+    page: &Page,
+) -> StorageResult<Vec<Portgroup>> {
+    let mut q = portgroups::table.select(Portgroup::as_select()).into_boxed();
+    if let Some(v) = &f.node_uuid {
+        q = q.filter(portgroups::node_uuid.eq(v.clone()));
+    }
+    if let Some(v) = &f.address {
+        q = q.filter(portgroups::address.eq(v.to_lowercase()));
+    }
+    if f.project.is_some() || shards.is_some() || conductor_groups.is_some() {
+        let mut nq = nodes::table.select(nodes::uuid).into_boxed();
+        if let Some(p) = &f.project {
+            nq = nq.filter(nodes::owner.eq(p.clone()).or(nodes::lessee.eq(p.clone())));
+        }
+        if let Some(s) = shards {
+            nq = nq.filter(nodes::shard.eq_any(s.to_vec()));
+        }
+        if let Some(g) = conductor_groups {
+            nq = nq.filter(nodes::conductor_group.eq_any(g.iter().map(|x| x.to_lowercase()).collect::<Vec<_>>()));
+        }
+        let uuids: Vec<String> = nq.load(c)?;
+        q = q.filter(portgroups::node_uuid.eq_any(uuids));
+    }
+    if let Some(m) = &page.marker {
+        portgroup(c, m)?;
+        q = q.filter(after_marker!("portgroups", page, m.clone()));
+    }
+    Ok(q.order(order_by("portgroups", page.sort, page.desc)).limit(page.limit).load(c)?)
 }

@@ -2,10 +2,14 @@
 //! calls the functions here, inside one blocking unit of work
 //! ([`Storage::read`] / [`Storage::write`]) that runs off the async executor.
 
+pub mod allocations;
 pub mod baremetal;
 mod conn;
 pub mod identity;
+pub mod inspection;
 mod schema;
+pub mod steps;
+pub mod volume;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -183,6 +183,7 @@ diesel::table! {
         inspection_started_at -> Nullable<Timestamp>,
         inspection_finished_at -> Nullable<Timestamp>,
         allocation_uuid -> Nullable<Text>,
+        health -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Nullable<Timestamp>,
     }

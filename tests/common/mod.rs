@@ -22,8 +22,10 @@ pub enum Db {
 pub struct TestServer {
     /// Identity root, e.g. `http://127.0.0.1:40123`.
     pub identity: String,
+    /// Bare-metal (Ironic) root, e.g. `http://127.0.0.1:40124`.
+    pub baremetal: String,
     pub client: Client,
-    handle: Option<actix_web::dev::ServerHandle>,
+    handle: Option<ironbark::server::Handles>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     pg: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -70,9 +72,11 @@ impl TestServer {
         tweak(&mut cfg);
         let prepared = server::prepare(cfg).expect("prepare server");
         let port = prepared.port(ServiceKind::Identity).expect("identity port");
+        let baremetal_port = prepared.port(ServiceKind::Baremetal).expect("baremetal port");
         let (handle, thread) = server::spawn(prepared).expect("start server");
         Some(TestServer {
             identity: format!("http://127.0.0.1:{port}"),
+            baremetal: format!("http://127.0.0.1:{baremetal_port}"),
             client: Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("client"),
             handle: Some(handle),
             thread: Some(thread),

@@ -60,6 +60,7 @@ CREATE TABLE nodes (
     inspection_started_at TIMESTAMP,
     inspection_finished_at TIMESTAMP,
     allocation_uuid TEXT,
+    health TEXT,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP
 );

@@ -1,0 +1,2 @@
+DROP TABLE runbooks;
+DROP TABLE deploy_templates;

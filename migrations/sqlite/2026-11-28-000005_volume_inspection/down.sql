@@ -1,0 +1,3 @@
+DROP TABLE inspection_rules;
+DROP TABLE volume_targets;
+DROP TABLE volume_connectors;

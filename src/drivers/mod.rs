@@ -1,0 +1,317 @@
+//! Hardware types: what `GET /v1/drivers` lists, how a node's
+//! `driver_info` is validated, and the power/provision work itself.
+//! `fake-hardware` completes everything after a configurable delay; the
+//! BMC conversations of `ipmi` and `redfish` are not built yet, so their
+//! nodes validate and enrol but their power and provision work fails with
+//! a clear `last_error`.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::engine::states::{PowerState, ProvisionState};
+use crate::storage::baremetal::Node;
+
+/// The interface kinds of a node, in Ironic's order.
+pub const INTERFACE_KINDS: [&str; 13] = [
+    "bios",
+    "boot",
+    "console",
+    "deploy",
+    "firmware",
+    "inspect",
+    "management",
+    "network",
+    "power",
+    "raid",
+    "rescue",
+    "storage",
+    "vendor",
+];
+
+/// One hardware type's enabled and default interfaces.
+pub struct HardwareInfo {
+    pub name: &'static str,
+    /// (kind, enabled implementations; the first is the default).
+    pub interfaces: &'static [(&'static str, &'static [&'static str])],
+    /// `driver_info` keys with a description; `true` = required.
+    pub properties: &'static [(&'static str, bool, &'static str)],
+}
+
+const BOOT_PROPS: &[(&str, bool, &str)] = &[
+    ("deploy_kernel", true, "Image (UUID or URL) of the deployment kernel."),
+    ("deploy_ramdisk", true, "Image (UUID or URL) of the deployment ramdisk."),
+    ("force_persistent_boot_device", false, "Always set the boot device persistently: Default, Always or Never."),
+    ("rescue_kernel", false, "Image (UUID or URL) of the rescue kernel."),
+    ("rescue_ramdisk", false, "Image (UUID or URL) of the rescue ramdisk."),
+    ("kernel_append_params", false, "Extra kernel command-line parameters for the deployment ramdisk."),
+];
+
+pub const HARDWARE_TYPES: &[HardwareInfo] = &[
+    HardwareInfo {
+        name: "fake-hardware",
+        interfaces: &[
+            ("bios", &["fake", "no-bios"]),
+            ("boot", &["fake", "pxe"]),
+            ("console", &["fake", "no-console", "fake-graphical"]),
+            ("deploy", &["fake", "ramdisk"]),
+            ("firmware", &["fake", "no-firmware"]),
+            ("inspect", &["fake", "no-inspect"]),
+            ("management", &["fake"]),
+            ("network", &["noop"]),
+            ("power", &["fake"]),
+            ("raid", &["fake", "no-raid"]),
+            ("rescue", &["fake", "no-rescue"]),
+            ("storage", &["noop", "fake"]),
+            ("vendor", &["fake", "no-vendor"]),
+        ],
+        properties: &[("B1", true, "Fake property B1; any value."), ("B2", true, "Fake property B2; any value.")],
+    },
+    HardwareInfo {
+        name: "ipmi",
+        interfaces: &[
+            ("bios", &["no-bios"]),
+            ("boot", &["pxe"]),
+            ("console", &["no-console", "fake-graphical"]),
+            ("deploy", &["ramdisk"]),
+            ("firmware", &["no-firmware"]),
+            ("inspect", &["no-inspect"]),
+            ("management", &["ipmitool"]),
+            ("network", &["noop"]),
+            ("power", &["ipmitool"]),
+            ("raid", &["no-raid"]),
+            ("rescue", &["no-rescue"]),
+            ("storage", &["noop"]),
+            ("vendor", &["ipmitool", "no-vendor"]),
+        ],
+        properties: &[
+            ("ipmi_address", true, "IP address or host name of the BMC."),
+            ("ipmi_password", false, "Password of the BMC user."),
+            ("ipmi_hex_kg_key", false, "Hexadecimal Kg key for IPMIv2 authentication."),
+            ("ipmi_port", false, "Remote IPMI RMCP port."),
+            ("ipmi_priv_level", false, "Privilege level: ADMINISTRATOR (default), CALLBACK, OPERATOR or USER."),
+            ("ipmi_username", false, "BMC user name; empty means anonymous."),
+            ("ipmi_bridging", false, "Bridging type: single, dual or no (default)."),
+            ("ipmi_transit_channel", true, "Transit channel for double bridging; needed when ipmi_bridging is dual."),
+            ("ipmi_transit_address", true, "Transit address for double bridging; needed when ipmi_bridging is dual."),
+            ("ipmi_target_channel", true, "Destination channel for bridging; needed when bridging is single or dual."),
+            ("ipmi_target_address", true, "Destination address for bridging; needed when bridging is single or dual."),
+            ("ipmi_local_address", false, "Local IPMB address for bridged requests."),
+            ("ipmi_protocol_version", false, "IPMI protocol version: 1.5 or 2.0 (default)."),
+            (
+                "ipmi_force_boot_device",
+                false,
+                "Whether to emulate a persistent boot device by re-setting it each boot.",
+            ),
+            (
+                "ipmi_disable_boot_timeout",
+                false,
+                "Whether to send the raw command that disables the 60 s boot timeout.",
+            ),
+            ("ipmi_cipher_suite", false, "IPMI cipher suite number to use."),
+        ],
+    },
+    HardwareInfo {
+        name: "redfish",
+        interfaces: &[
+            ("bios", &["redfish", "no-bios"]),
+            ("boot", &["pxe", "redfish-virtual-media"]),
+            ("console", &["no-console", "fake-graphical"]),
+            ("deploy", &["ramdisk"]),
+            ("firmware", &["redfish", "no-firmware"]),
+            ("inspect", &["redfish", "no-inspect"]),
+            ("management", &["redfish"]),
+            ("network", &["noop"]),
+            ("power", &["redfish"]),
+            ("raid", &["redfish", "no-raid"]),
+            ("rescue", &["no-rescue"]),
+            ("storage", &["noop"]),
+            ("vendor", &["redfish", "no-vendor"]),
+        ],
+        properties: &[
+            ("redfish_address", true, "URL of the Redfish service; https is assumed when no scheme is given."),
+            ("redfish_system_id", false, "Path of the ComputerSystem; needed only when the BMC manages several."),
+            ("redfish_username", false, "User name for the Redfish service."),
+            ("redfish_password", false, "Password for the Redfish service."),
+            ("redfish_verify_ca", false, "Verify the BMC certificate: true, false, or a CA bundle path."),
+            ("redfish_auth_type", false, "Authentication: basic, session or auto (default)."),
+            (
+                "firmware_update_unresponsive_bmc_wait",
+                false,
+                "Seconds to wait for a BMC that stops answering during a firmware update.",
+            ),
+            ("redfish_tls_minimum_version", false, "Lowest TLS version to accept from the BMC."),
+            ("redfish_tls_ciphers", false, "TLS cipher list to offer the BMC."),
+        ],
+    },
+];
+
+pub fn hardware_info(name: &str) -> Option<&'static HardwareInfo> {
+    HARDWARE_TYPES.iter().find(|h| h.name == name)
+}
+
+impl HardwareInfo {
+    pub fn default_interface(&self, kind: &str) -> Option<&'static str> {
+        self.interfaces.iter().find(|(k, _)| *k == kind).and_then(|(_, v)| v.first().copied())
+    }
+
+    pub fn enabled(&self, kind: &str) -> &'static [&'static str] {
+        self.interfaces.iter().find(|(k, _)| *k == kind).map_or(&[], |(_, v)| *v)
+    }
+
+    /// Every `driver_info` property, boot/deploy ones included.
+    pub fn all_properties(&self) -> Vec<(&'static str, bool, &'static str)> {
+        let mut p = self.properties.to_vec();
+        if self.name != "fake-hardware" {
+            p.extend_from_slice(BOOT_PROPS);
+        }
+        p
+    }
+
+    /// `{key: "description. Required."}` as `/properties` shows it.
+    pub fn properties_doc(&self) -> Map<String, Value> {
+        self.all_properties()
+            .into_iter()
+            .map(|(k, req, d)| {
+                (k.to_string(), Value::String(format!("{d} {}", if req { "Required." } else { "Optional." })))
+            })
+            .collect()
+    }
+}
+
+/// The interfaces a new node gets for a hardware type.
+pub fn default_interfaces(hw: &HardwareInfo) -> Map<String, Value> {
+    INTERFACE_KINDS
+        .iter()
+        .filter_map(|k| hw.default_interface(k).map(|d| (k.to_string(), Value::String(d.into()))))
+        .collect()
+}
+
+/// One interface's `GET /validate` answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    pub result: Option<bool>,
+    pub reason: Option<String>,
+}
+
+/// Validates a node for every interface kind.
+pub fn validate(node: &Node, has_ports: bool) -> Vec<(&'static str, Validation)> {
+    let info: Map<String, Value> = serde_json::from_str(&node.driver_info).unwrap_or_default();
+    let ifaces: Map<String, Value> = serde_json::from_str(&node.interfaces).unwrap_or_default();
+    let iface = |k: &str| ifaces.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let ok = Validation { result: Some(true), reason: None };
+    let missing = |keys: &[&str], what: &str| {
+        let absent: Vec<&str> = keys.iter().copied().filter(|k| !info.contains_key(*k)).collect();
+        if absent.is_empty() {
+            Validation { result: Some(true), reason: None }
+        } else {
+            Validation {
+                result: Some(false),
+                reason: Some(format!("Missing the following {what} in node's driver_info: {absent:?}.")),
+            }
+        }
+    };
+    INTERFACE_KINDS
+        .iter()
+        .map(|kind| {
+            let name = iface(kind);
+            let v = if name.starts_with("no-") {
+                Validation { result: None, reason: Some(format!("not supported: {kind} interface is {name}")) }
+            } else {
+                match (node.driver.as_str(), *kind) {
+                    ("ipmi", "power" | "management") => missing(&["ipmi_address"], "IPMI credentials"),
+                    ("redfish", "power" | "management") => missing(&["redfish_address"], "Redfish properties"),
+                    ("ipmi" | "redfish", "boot" | "deploy") => {
+                        let m = missing(&["deploy_kernel", "deploy_ramdisk"], "deploy image properties");
+                        if m.result == Some(true) && !has_ports && *kind == "boot" {
+                            Validation {
+                                result: Some(false),
+                                reason: Some(format!("Node {} does not have any port associated with it.", node.uuid)),
+                            }
+                        } else {
+                            m
+                        }
+                    }
+                    _ => ok.clone(),
+                }
+            };
+            (*kind, v)
+        })
+        .collect()
+}
+
+/// Why a step failed; becomes the node's `last_error`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepError(pub String);
+
+/// The hardware behind one node, for the engine.
+pub enum Hardware {
+    Fake {
+        delay: Duration,
+    },
+    /// A hardware type whose BMC protocol is not built yet.
+    Unsupported(String),
+}
+
+impl Hardware {
+    pub fn for_node(node: &Node, fake_delay: Duration) -> Hardware {
+        match node.driver.as_str() {
+            "fake-hardware" => Hardware::Fake { delay: fake_delay },
+            other => Hardware::Unsupported(other.to_string()),
+        }
+    }
+
+    /// The outcome of a step when the hardware can give it without waiting
+    /// (fake hardware with no delay); `None` means run [`Hardware::provision_step`].
+    pub fn immediate_step(&self, state: ProvisionState) -> Option<Result<(), StepError>> {
+        match self {
+            Hardware::Fake { delay } if delay.is_zero() => Some(Ok(())),
+            Hardware::Fake { .. } => None,
+            Hardware::Unsupported(driver) => Some(Err(StepError(format!(
+                "The {driver} hardware type cannot yet talk to the BMC; {state} could not be performed."
+            )))),
+        }
+    }
+
+    /// The outcome of a power action when the hardware gives it at once.
+    pub fn immediate_power(&self, target: PowerState) -> Option<Result<(), StepError>> {
+        match self {
+            Hardware::Fake { delay } if delay.is_zero() => Some(Ok(())),
+            Hardware::Fake { .. } => None,
+            Hardware::Unsupported(driver) => Some(Err(StepError(format!(
+                "Failed to change power state to '{target}': the {driver} hardware type cannot yet talk to the BMC."
+            )))),
+        }
+    }
+
+    /// Does the work of one transient provision state.
+    pub async fn provision_step(&self, state: ProvisionState, node: &Node) -> Result<(), StepError> {
+        match self {
+            Hardware::Fake { delay } => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(*delay).await;
+                }
+                let _ = node;
+                Ok(())
+            }
+            Hardware::Unsupported(driver) => Err(StepError(format!(
+                "The {driver} hardware type cannot yet talk to the BMC; {state} could not be performed."
+            ))),
+        }
+    }
+
+    pub async fn set_power(&self, node: &Node, target: PowerState) -> Result<(), StepError> {
+        match self {
+            Hardware::Fake { delay } => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(*delay).await;
+                }
+                let _ = (node, target);
+                Ok(())
+            }
+            Hardware::Unsupported(driver) => Err(StepError(format!(
+                "Failed to change power state to '{target}': the {driver} hardware type cannot yet talk to the BMC."
+            ))),
+        }
+    }
+}

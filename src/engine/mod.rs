@@ -1,0 +1,583 @@
+//! The lifecycle engine: Ironic's conductor role for every API.
+//!
+//! A request is checked and its first step persisted in one transaction —
+//! the state change, the target, the node lock (`reservation`) and a
+//! history entry — before the API answers 202. The rest of the work runs
+//! asynchronously; because the lock and the state are in the database, a
+//! restarted process finds every node it was working on and resumes it.
+
+pub mod events;
+pub mod states;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::drivers::{Hardware, StepError};
+use crate::storage::baremetal::{self as bm, HistoryEntry, Node};
+use crate::storage::{DbConn, Storage, StorageError};
+pub use events::{Event, EventKind};
+use states::{Event as Fsm, PowerState, ProvisionState as S, Verb};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Node {0} could not be found.")]
+    NotFound(String),
+    #[error("Node {node} is locked by host {host}, please retry after the current operation is completed.")]
+    Locked { node: String, host: String },
+    #[error(
+        "The requested action \"{action}\" can not be performed on node \"{node}\" while it is in state \"{state}\"."
+    )]
+    InvalidState { action: String, node: String, state: String },
+    #[error("The {op} operation can't be performed on node {node} because it's in maintenance mode.")]
+    Maintenance { op: String, node: String },
+    #[error("Node {0} is protected and cannot be undeployed, rebuilt or deleted")]
+    Protected(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl From<StorageError> for EngineError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound { id, .. } => EngineError::NotFound(id),
+            other => EngineError::Storage(other),
+        }
+    }
+}
+
+/// Who asked, for node history.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Provision,
+    Power,
+}
+
+pub struct Settings {
+    /// This process's name in `reservation` and `GET /v1/conductors`.
+    pub host: String,
+    /// How long each fake-hardware step takes.
+    pub fake_delay: Duration,
+}
+
+struct Inner {
+    storage: Storage,
+    settings: Settings,
+    queue: mpsc::UnboundedSender<(String, Job)>,
+    events: broadcast::Sender<Event>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub struct Worker {
+    engine: Engine,
+    rx: mpsc::UnboundedReceiver<(String, Job)>,
+}
+
+/// One state change made by the engine: from, to, event, new target, error.
+type Move = (S, S, Fsm, Option<String>, Option<String>);
+
+fn now() -> chrono::NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn state_of(n: &Node) -> S {
+    n.provision_state.parse().unwrap_or(S::Error)
+}
+
+/// Target shown after a move: none once stable; otherwise the current one,
+/// or the state's default.
+fn next_target(current: Option<&str>, next: S) -> Option<String> {
+    if next.is_stable() {
+        return None;
+    }
+    current.map(str::to_string).or_else(|| next.default_target().map(|t| t.as_str().to_string()))
+}
+
+impl Engine {
+    pub fn new(storage: Storage, settings: Settings) -> (Engine, Worker) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(4096);
+        let engine = Engine { inner: Arc::new(Inner { storage, settings, queue: tx, events }) };
+        (engine.clone(), Worker { engine, rx })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.inner.settings.host
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Publishes an event (no subscriber is fine).
+    pub fn emit(&self, e: Event) {
+        let _ = self.inner.events.send(e);
+    }
+
+    fn history(
+        node: &Node,
+        host: &str,
+        actor: &Actor,
+        severity: &str,
+        event: String,
+        event_type: &str,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            node_uuid: node.uuid.clone(),
+            created_at: now(),
+            severity: severity.into(),
+            event,
+            event_type: event_type.into(),
+            conductor: Some(host.into()),
+            user_id: actor.user_id.clone(),
+            project_id: actor.project_id.clone(),
+            state: Some(node.provision_state.clone()),
+            target_state: node.target_provision_state.clone(),
+            duration_seconds: None,
+        }
+    }
+
+    /// Starts a provision action. Returns once the first step is stored.
+    pub async fn provision(&self, uuid: &str, verb: Verb, actor: Actor) -> Result<(), EngineError> {
+        self.provision_with(uuid, verb, actor, serde_json::Map::new()).await
+    }
+
+    /// As [`Engine::provision`], keeping request details (steps, config
+    /// drive) in `driver_internal_info` for the work that follows.
+    pub async fn provision_with(
+        &self,
+        uuid: &str,
+        verb: Verb,
+        actor: Actor,
+        extras: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), EngineError> {
+        let host = self.host().to_string();
+        let id = uuid.to_string();
+        let (from, node) =
+            self.inner.storage.write(move |c| Ok(Self::start_provision(c, &id, verb, &host, &actor, extras))).await??;
+        let to = state_of(&node);
+        self.emit(Event::now(
+            &node.uuid,
+            EventKind::Provision {
+                from,
+                to,
+                event: verb.event(),
+                target: node.target_provision_state.as_deref().and_then(|t| t.parse().ok()),
+                error: None,
+            },
+        ));
+        if node.reservation.as_deref() == Some(self.host()) {
+            self.start(node.uuid.clone(), Job::Provision);
+        }
+        Ok(())
+    }
+
+    fn start_provision(
+        c: &mut DbConn,
+        uuid: &str,
+        verb: Verb,
+        host: &str,
+        actor: &Actor,
+        extras: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(S, Node), EngineError> {
+        let mut n = bm::node(c, uuid)?;
+        let from = state_of(&n);
+        let event = verb.event();
+        let Some(next) = states::transition(from, event) else {
+            if let Some(h) = &n.reservation {
+                return Err(EngineError::Locked { node: n.uuid, host: h.clone() });
+            }
+            return Err(EngineError::InvalidState {
+                action: match verb {
+                    Verb::Active | Verb::Deploy => "deploy".into(),
+                    Verb::Deleted | Verb::Undeploy => "delete".into(),
+                    _ => event.as_str().into(),
+                },
+                node: n.uuid,
+                state: from.as_str().into(),
+            });
+        };
+        if let Some(h) = &n.reservation {
+            return Err(EngineError::Locked { node: n.uuid, host: h.clone() });
+        }
+        if n.maintenance && matches!(event, Fsm::Deploy | Fsm::Rebuild) {
+            return Err(EngineError::Maintenance { op: "provisioning".into(), node: n.uuid });
+        }
+        if n.protected && matches!(event, Fsm::Delete | Fsm::Rebuild) {
+            return Err(EngineError::Protected(n.uuid));
+        }
+        if !extras.is_empty() {
+            let mut internal: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+            internal.extend(extras);
+            n.driver_internal_info = serde_json::Value::Object(internal).to_string();
+        }
+        let target = match verb {
+            Verb::Clean => Some(S::Manageable.as_str().to_string()),
+            _ if next.is_stable() => None,
+            _ => next.default_target().map(|t| t.as_str().to_string()),
+        };
+        n.provision_state = next.as_str().into();
+        n.target_provision_state = target;
+        n.provision_updated_at = Some(now());
+        n.updated_at = Some(now());
+        if !from.is_failure() || next.is_engine_work() {
+            n.last_error = None;
+        }
+        if next.is_engine_work() {
+            n.reservation = Some(host.to_string());
+        }
+        if matches!(event, Fsm::Inspect) {
+            n.inspection_started_at = Some(now());
+            n.inspection_finished_at = None;
+        }
+        let note = format!("Provision state changed from {from} to {next} ({} requested)", event.as_str());
+        bm::history_insert(c, &Self::history(&n, host, actor, "INFO", note, "provisioning"))?;
+        let n = bm::node_update(c, &n)?;
+        Ok((from, n))
+    }
+
+    /// Starts a power action (`target` as in `PUT /states/power`).
+    pub async fn set_power(&self, uuid: &str, target: PowerState, actor: Actor) -> Result<(), EngineError> {
+        let host = self.host().to_string();
+        let id = uuid.to_string();
+        let delay = self.settings().fake_delay;
+        let done = self
+            .inner
+            .storage
+            .write(move |c| {
+                let mut n = match bm::node(c, &id) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(EngineError::from(e))),
+                };
+                if let Some(h) = &n.reservation {
+                    return Ok(Err(EngineError::Locked { node: n.uuid, host: h.clone() }));
+                }
+                if n.target_power_state.is_some() {
+                    return Ok(Err(EngineError::Locked { node: n.uuid, host: host.clone() }));
+                }
+                n.target_power_state = Some(target.as_str().into());
+                n.reservation = Some(host.clone());
+                n.updated_at = Some(now());
+                let note = format!("Power state change to {target} requested");
+                bm::history_insert(c, &Self::history(&n, &host, &actor, "INFO", note, "power"))?;
+                let n = bm::node_update(c, &n)?;
+                // Hardware that answers at once finishes within this request.
+                match Hardware::for_node(&n, delay).immediate_power(target) {
+                    Some(result) => {
+                        let err = result.err().map(|StepError(m)| m);
+                        let (from, to) = Self::apply_power(c, n, target, err.clone(), &host)?;
+                        Ok(Ok(Some((from, to, err))))
+                    }
+                    None => Ok(Ok(None)),
+                }
+            })
+            .await??;
+        match done {
+            Some((from, to, error)) => self.emit(Event::now(uuid, EventKind::Power { from, to, error })),
+            None => self.start(uuid.to_string(), Job::Power),
+        }
+        Ok(())
+    }
+
+    /// Runs a job on the caller's runtime right away; without one (a
+    /// blocking caller) it goes through the worker's queue.
+    fn start(&self, uuid: String, job: Job) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.drive(uuid, job).await });
+        } else {
+            let _ = self.inner.queue.send((uuid, job));
+        }
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Runs one node's queued work to a resting point.
+    async fn drive(&self, uuid: String, job: Job) {
+        let r = match job {
+            Job::Provision => self.drive_provision(&uuid).await,
+            Job::Power => self.drive_power(&uuid).await,
+        };
+        if let Err(e) = r {
+            tracing::warn!(node = %uuid, error = %e, "engine work interrupted; it resumes at the next start");
+        }
+    }
+
+    async fn read(&self, uuid: &str) -> Result<Node, StorageError> {
+        let id = uuid.to_string();
+        self.inner.storage.read(move |c| bm::node(c, &id)).await
+    }
+
+    async fn drive_provision(&self, uuid: &str) -> Result<(), StorageError> {
+        loop {
+            // Steps whose hardware answers at once are applied in the same
+            // transaction that reads the node: one database round trip.
+            let host = self.host().to_string();
+            let id = uuid.to_string();
+            let delay = self.settings().fake_delay;
+            let (moves, pending) = self
+                .inner
+                .storage
+                .write(move |c| {
+                    let n = bm::node(c, &id)?;
+                    let (moves, n) = Self::run_immediate(c, n, &host, delay)?;
+                    let state = state_of(&n);
+                    if n.reservation.as_deref() != Some(host.as_str()) {
+                        return Ok((moves, None));
+                    }
+                    if !state.is_engine_work() {
+                        bm::node_release(c, &id, &host)?;
+                        return Ok((moves, None));
+                    }
+                    Ok((moves, Some((state, n))))
+                })
+                .await?;
+            self.emit_moves(uuid, moves);
+            let Some((state, n)) = pending else { return Ok(()) };
+            let hw = Hardware::for_node(&n, self.settings().fake_delay);
+            let outcome = hw.provision_step(state, &n).await;
+            let (event, error) = Self::outcome_event(state, &n, outcome);
+            if !self.finish_step(uuid, state, event, error).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies, in the caller's transaction, every step of a node held by
+    /// `host` whose hardware answers at once; returns the moves made and
+    /// the node as it now stands.
+    fn run_immediate(
+        c: &mut DbConn,
+        mut n: Node,
+        host: &str,
+        delay: Duration,
+    ) -> Result<(Vec<Move>, Node), StorageError> {
+        let mut moves = Vec::new();
+        loop {
+            let state = state_of(&n);
+            if n.reservation.as_deref() != Some(host) || !state.is_engine_work() {
+                return Ok((moves, n));
+            }
+            let Some(outcome) = Hardware::for_node(&n, delay).immediate_step(state) else { return Ok((moves, n)) };
+            let (event, error) = Self::outcome_event(state, &n, outcome);
+            let uuid = n.uuid.clone();
+            match Self::apply_outcome(c, n, state, event, error.clone(), host)? {
+                Some((next, target)) => moves.push((state, next, event, target, error)),
+                None => return Ok((moves, bm::node(c, &uuid)?)),
+            }
+            n = bm::node(c, &uuid)?;
+        }
+    }
+
+    fn emit_moves(&self, uuid: &str, moves: Vec<Move>) {
+        for (from, to, event, target, error) in moves {
+            self.emit(Event::now(
+                uuid,
+                EventKind::Provision { from, to, event, target: target.and_then(|t| t.parse().ok()), error },
+            ));
+        }
+    }
+
+    fn outcome_event(state: S, n: &Node, outcome: Result<(), StepError>) -> (Fsm, Option<String>) {
+        match outcome {
+            Ok(()) => (Self::success_event(state, n), None),
+            Err(StepError(msg)) => (Fsm::Fail, Some(msg)),
+        }
+    }
+
+    /// The event that ends a state's work successfully.
+    fn success_event(state: S, n: &Node) -> Fsm {
+        match state {
+            S::Deleting => Fsm::Clean,
+            S::Cleaning if n.target_provision_state.as_deref() == Some(S::Manageable.as_str()) => Fsm::Manage,
+            _ => Fsm::Done,
+        }
+    }
+
+    /// Applies a step's outcome to a node in `state` held by `host`, in the
+    /// caller's transaction. Returns the new state and target, or `None`
+    /// when the node went elsewhere meanwhile.
+    fn apply_outcome(
+        c: &mut DbConn,
+        mut n: Node,
+        state: S,
+        event: Fsm,
+        error: Option<String>,
+        host: &str,
+    ) -> Result<Option<(S, Option<String>)>, StorageError> {
+        if state_of(&n) != state || n.reservation.as_deref() != Some(host) {
+            return Ok(None);
+        }
+        let Some(next) = states::transition(state, event) else { return Ok(None) };
+        n.provision_state = next.as_str().into();
+        n.target_provision_state = next_target(n.target_provision_state.as_deref(), next);
+        n.provision_updated_at = Some(now());
+        n.updated_at = Some(now());
+        match state {
+            S::Deleting => {
+                n.instance_uuid = None;
+                n.instance_info = "{}".into();
+                n.instance_name = None;
+                // The allocation that placed the instance ends with it.
+                n.allocation_uuid = None;
+                crate::storage::allocations::allocations_delete_of_node(c, &n.uuid)?;
+            }
+            S::Inspecting => n.inspection_finished_at = Some(now()),
+            _ => {}
+        }
+        if let Some(e) = &error {
+            n.last_error = Some(e.clone());
+        }
+        if !next.is_engine_work() {
+            n.reservation = None;
+        }
+        let (severity, note) = match &error {
+            Some(e) => ("ERROR", e.clone()),
+            None => ("INFO", format!("Provision state changed from {state} to {next}")),
+        };
+        bm::history_insert(c, &Self::history(&n, host, &Actor::default(), severity, note, "provisioning"))?;
+        let n = bm::node_update(c, &n)?;
+        Ok(Some((next, n.target_provision_state)))
+    }
+
+    /// Applies the outcome of a step; false when the node went elsewhere.
+    async fn finish_step(&self, uuid: &str, state: S, event: Fsm, error: Option<String>) -> Result<bool, StorageError> {
+        let host = self.host().to_string();
+        let id = uuid.to_string();
+        let err = error.clone();
+        let moved = self
+            .inner
+            .storage
+            .write(move |c| {
+                let n = bm::node(c, &id)?;
+                Self::apply_outcome(c, n, state, event, err, &host)
+            })
+            .await?;
+        let Some((next, target)) = moved else { return Ok(false) };
+        self.emit(Event::now(
+            uuid,
+            EventKind::Provision { from: state, to: next, event, target: target.and_then(|t| t.parse().ok()), error },
+        ));
+        Ok(next.is_engine_work())
+    }
+
+    async fn drive_power(&self, uuid: &str) -> Result<(), StorageError> {
+        let n = self.read(uuid).await?;
+        if n.reservation.as_deref() != Some(self.host()) {
+            return Ok(());
+        }
+        let Some(target) = n.target_power_state.as_deref().and_then(|t| t.parse::<PowerState>().ok()) else {
+            self.release(uuid).await?;
+            return Ok(());
+        };
+        let hw = Hardware::for_node(&n, self.settings().fake_delay);
+        let err = hw.set_power(&n, target).await.err().map(|StepError(m)| m);
+        let host = self.host().to_string();
+        let id = uuid.to_string();
+        let e2 = err.clone();
+        let (from, to) = self
+            .inner
+            .storage
+            .write(move |c| {
+                let n = bm::node(c, &id)?;
+                Self::apply_power(c, n, target, e2, &host)
+            })
+            .await?;
+        self.emit(Event::now(uuid, EventKind::Power { from, to, error: err }));
+        Ok(())
+    }
+
+    /// Records the end of a power action in the caller's transaction;
+    /// returns the power state before and after.
+    fn apply_power(
+        c: &mut DbConn,
+        mut n: Node,
+        target: PowerState,
+        error: Option<String>,
+        host: &str,
+    ) -> Result<(Option<String>, Option<String>), StorageError> {
+        let from = n.power_state.clone();
+        match &error {
+            None => {
+                n.power_state = Some(target.resting().as_str().into());
+                n.fault = None;
+            }
+            Some(e) => n.last_error = Some(e.clone()),
+        }
+        n.target_power_state = None;
+        if !state_of(&n).is_engine_work() {
+            n.reservation = None;
+        }
+        n.updated_at = Some(now());
+        let note = match &error {
+            Some(e) => e.clone(),
+            None => format!("Power state changed to {}", target.resting()),
+        };
+        let sev = if error.is_some() { "ERROR" } else { "INFO" };
+        bm::history_insert(c, &Self::history(&n, host, &Actor::default(), sev, note, "power"))?;
+        let n = bm::node_update(c, &n)?;
+        Ok((from, n.power_state))
+    }
+
+    async fn release(&self, uuid: &str) -> Result<(), StorageError> {
+        let host = self.host().to_string();
+        let id = uuid.to_string();
+        self.inner.storage.write(move |c| bm::node_release(c, &id, &host)).await
+    }
+
+    /// Finds the work a previous run of this process left unfinished.
+    pub fn resume_interrupted(&self) -> anyhow::Result<usize> {
+        let host = self.host().to_string();
+        let nodes = self.inner.storage.read_blocking(|c| bm::nodes_reserved_by(c, &host))?;
+        let mut resumed = 0;
+        for n in nodes {
+            let job = if n.target_power_state.is_some() { Job::Power } else { Job::Provision };
+            tracing::info!(node = %n.uuid, state = %n.provision_state, "resuming interrupted work");
+            let _ = self.inner.queue.send((n.uuid, job));
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+}
+
+impl Worker {
+    /// Runs queued work until every sender is gone.
+    pub async fn run(mut self) {
+        while let Some((uuid, job)) = self.rx.recv().await {
+            let engine = self.engine.clone();
+            tokio::spawn(async move { engine.drive(uuid, job).await });
+        }
+    }
+}
+
+impl PowerState {
+    /// The state a node rests in once this request is done.
+    pub fn resting(self) -> PowerState {
+        match self {
+            PowerState::Rebooting | PowerState::SoftRebooting | PowerState::On => PowerState::On,
+            PowerState::Off | PowerState::SoftOff => PowerState::Off,
+        }
+    }
+}

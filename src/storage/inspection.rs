@@ -1,0 +1,103 @@
+//! Inspection rules: conditions and actions applied to inspected nodes.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use super::baremetal::Page;
+use super::{DbConn, StorageError, StorageResult};
+
+diesel::table! {
+    inspection_rules (id) {
+        id -> BigInt,
+        uuid -> Text,
+        priority -> BigInt,
+        description -> Nullable<Text>,
+        scope -> Nullable<Text>,
+        sensitive -> Bool,
+        phase -> Nullable<Text>,
+        conditions -> Nullable<Text>,
+        actions -> Text,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = inspection_rules, treat_none_as_null = true)]
+pub struct Rule {
+    pub uuid: String,
+    pub priority: i64,
+    pub description: Option<String>,
+    pub scope: Option<String>,
+    /// Conditions and actions are hidden from readers of a sensitive rule.
+    pub sensitive: bool,
+    pub phase: Option<String>,
+    /// JSON list, as given.
+    pub conditions: Option<String>,
+    /// JSON list, as given.
+    pub actions: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// `(sort, id) > (the marker row's)`, as one row-value comparison.
+macro_rules! after_marker {
+    ($table:literal, $page:expr, $marker:expr) => {{
+        let op = if $page.desc { "<" } else { ">" };
+        sql::<Bool>(&format!(
+            "({sort}, {t}.id) {op} (SELECT {sort}, m.id FROM {t} m WHERE m.uuid = ",
+            sort = $page.sort,
+            t = $table
+        ))
+        .bind::<Text, _>($marker)
+        .sql(")")
+    }};
+}
+
+fn order_by(table: &str, sort: &str, desc: bool) -> diesel::expression::SqlLiteral<Text> {
+    let dir = if desc { "DESC" } else { "ASC" };
+    sql::<Text>(&format!("{sort} {dir}, {table}.id {dir}"))
+}
+
+fn found<T>(r: QueryResult<T>, kind: &'static str, id: &str) -> StorageResult<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(diesel::result::Error::NotFound) => Err(StorageError::not_found(kind, id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn rule(c: &mut DbConn, uuid: &str) -> StorageResult<Rule> {
+    found(
+        inspection_rules::table.filter(inspection_rules::uuid.eq(uuid)).select(Rule::as_select()).first(c),
+        "Rule",
+        uuid,
+    )
+}
+
+pub fn rule_insert(c: &mut DbConn, r: &Rule) -> StorageResult<()> {
+    diesel::insert_into(inspection_rules::table).values(r).execute(c)?;
+    Ok(())
+}
+
+pub fn rule_update(c: &mut DbConn, r: &Rule) -> StorageResult<()> {
+    let n = diesel::update(inspection_rules::table.filter(inspection_rules::uuid.eq(&r.uuid))).set(r).execute(c)?;
+    if n == 0 { Err(StorageError::not_found("Rule", &r.uuid)) } else { Ok(()) }
+}
+
+pub fn rule_delete(c: &mut DbConn, uuid: &str) -> StorageResult<()> {
+    let n = diesel::delete(inspection_rules::table.filter(inspection_rules::uuid.eq(uuid))).execute(c)?;
+    if n == 0 { Err(StorageError::not_found("Rule", uuid)) } else { Ok(()) }
+}
+
+/// `page.sort` is a whitelisted expression over `inspection_rules` columns.
+pub fn rules_list(c: &mut DbConn, page: &Page) -> StorageResult<Vec<Rule>> {
+    let mut q = inspection_rules::table.select(Rule::as_select()).into_boxed();
+    if let Some(m) = &page.marker {
+        rule(c, m)?;
+        q = q.filter(after_marker!("inspection_rules", page, m.clone()));
+    }
+    Ok(q.order(order_by("inspection_rules", page.sort, page.desc)).limit(page.limit).load(c)?)
+}
