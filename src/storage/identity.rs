@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::found;
 use super::schema::*;
 use super::{DbConn, StorageError, StorageResult};
 
@@ -162,14 +163,6 @@ pub struct AppCredential {
     pub unrestricted: bool,
     pub expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
-}
-
-fn found<T>(r: QueryResult<T>, kind: &'static str, id: &str) -> StorageResult<T> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(diesel::result::Error::NotFound) => Err(StorageError::not_found(kind, id)),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn changed(n: usize, kind: &'static str, id: &str) -> StorageResult<()> {

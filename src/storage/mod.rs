@@ -2,6 +2,22 @@
 //! calls the functions here, inside one blocking unit of work
 //! ([`Storage::read`] / [`Storage::write`]) that runs off the async executor.
 
+/// `(sort, id) > (the marker row's)` as one row-value comparison, for
+/// keyset paging of a table with a serial `id` and a public `uuid`; `sort`
+/// is a whitelisted SQL expression over the table's columns.
+macro_rules! after_marker {
+    ($table:literal, $page:expr, $marker:expr) => {{
+        let op = if $page.desc { "<" } else { ">" };
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "({sort}, {t}.id) {op} (SELECT {sort}, m.id FROM {t} m WHERE m.uuid = ",
+            sort = $page.sort,
+            t = $table
+        ))
+        .bind::<diesel::sql_types::Text, _>($marker)
+        .sql(")")
+    }};
+}
+
 pub mod allocations;
 pub mod baremetal;
 mod conn;
@@ -67,6 +83,21 @@ impl From<r2d2::Error> for StorageError {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// `ORDER BY sort, id` in one direction (ties break on the serial id).
+fn order_by(table: &str, sort: &str, desc: bool) -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    let dir = if desc { "DESC" } else { "ASC" };
+    diesel::dsl::sql(&format!("{sort} {dir}, {table}.id {dir}"))
+}
+
+/// Maps diesel's `NotFound` to a named one.
+fn found<T>(r: diesel::QueryResult<T>, kind: &'static str, id: &str) -> StorageResult<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(diesel::result::Error::NotFound) => Err(StorageError::not_found(kind, id)),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// A pool of connections to one database, SQLite or PostgreSQL.
 #[derive(Clone)]

@@ -1,13 +1,12 @@
 //! Volume connectors and volume targets of bare-metal nodes.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
 
 use super::baremetal::Page;
 use super::schema::nodes;
 use super::{DbConn, StorageError, StorageResult};
+use super::{found, order_by};
 
 diesel::table! {
     volume_connectors (id) {
@@ -74,33 +73,6 @@ pub struct VolumeFilter {
     pub node_uuid: Option<String>,
     /// Only objects of nodes this project owns or leases.
     pub project: Option<String>,
-}
-
-/// `(sort, id) > (the marker row's)`, as one row-value comparison.
-macro_rules! after_marker {
-    ($table:literal, $page:expr, $marker:expr) => {{
-        let op = if $page.desc { "<" } else { ">" };
-        sql::<Bool>(&format!(
-            "({sort}, {t}.id) {op} (SELECT {sort}, m.id FROM {t} m WHERE m.uuid = ",
-            sort = $page.sort,
-            t = $table
-        ))
-        .bind::<Text, _>($marker)
-        .sql(")")
-    }};
-}
-
-fn order_by(table: &str, sort: &str, desc: bool) -> diesel::expression::SqlLiteral<Text> {
-    let dir = if desc { "DESC" } else { "ASC" };
-    sql::<Text>(&format!("{sort} {dir}, {table}.id {dir}"))
-}
-
-fn found<T>(r: QueryResult<T>, kind: &'static str, id: &str) -> StorageResult<T> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(diesel::result::Error::NotFound) => Err(StorageError::not_found(kind, id)),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn project_nodes(c: &mut DbConn, project: &str) -> StorageResult<Vec<String>> {
