@@ -138,6 +138,14 @@ impl Prepared {
         self,
         handles: Option<std::sync::mpsc::Sender<actix_web::dev::ServerHandle>>,
     ) -> anyhow::Result<()> {
+        // One process-wide handler, installed before any server starts, stops
+        // every service (per-server handlers could miss a signal that arrives
+        // while the later servers are still starting).
+        #[cfg(unix)]
+        let signals = {
+            use tokio::signal::unix::{SignalKind, signal};
+            (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)
+        };
         let cfg = Arc::new(self.config);
         let identity_url = cfg.catalog_url(ServiceKind::Identity);
         let identity_state = Arc::new(api::identity::IdentityState::new(&cfg));
@@ -163,6 +171,7 @@ impl Prepared {
                 })
                 .workers(workers)
                 .shutdown_timeout(10)
+                .disable_signals()
                 .listen(listener)?
                 .run(),
                 ServiceKind::Baremetal => HttpServer::new(move || {
@@ -177,6 +186,7 @@ impl Prepared {
                 })
                 .workers(workers)
                 .shutdown_timeout(10)
+                .disable_signals()
                 .listen(listener)?
                 .run(),
                 other => unreachable!("{other:?} is not built"),
@@ -185,6 +195,19 @@ impl Prepared {
                 let _ = tx.send(server.handle());
             }
             servers.push(server);
+        }
+        #[cfg(unix)]
+        {
+            let all = Handles(servers.iter().map(|s| s.handle()).collect());
+            let (mut term, mut int) = signals;
+            actix_web::rt::spawn(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                tracing::info!("shutdown signal received; stopping every service");
+                all.stop(true).await;
+            });
         }
         let keys = self.auth.keys.clone();
         let storage = self.storage.clone();
