@@ -285,33 +285,23 @@ impl Hardware {
     }
 
     /// Does the work of one transient provision state.
-    pub async fn provision_step(&self, state: ProvisionState, node: &Node) -> Result<(), StepError> {
-        match self {
-            Hardware::Fake { delay } => {
-                if !delay.is_zero() {
-                    tokio::time::sleep(*delay).await;
-                }
-                let _ = node;
-                Ok(())
-            }
-            Hardware::Unsupported(driver) => Err(StepError(format!(
-                "The {driver} hardware type cannot yet talk to the BMC; {state} could not be performed."
-            ))),
+    pub async fn provision_step(&self, state: ProvisionState) -> Result<(), StepError> {
+        if let Some(outcome) = self.immediate_step(state) {
+            return outcome;
         }
+        if let Hardware::Fake { delay } = self {
+            tokio::time::sleep(*delay).await;
+        }
+        Ok(())
     }
 
-    pub async fn set_power(&self, node: &Node, target: PowerState) -> Result<(), StepError> {
-        match self {
-            Hardware::Fake { delay } => {
-                if !delay.is_zero() {
-                    tokio::time::sleep(*delay).await;
-                }
-                let _ = (node, target);
-                Ok(())
-            }
-            Hardware::Unsupported(driver) => Err(StepError(format!(
-                "Failed to change power state to '{target}': the {driver} hardware type cannot yet talk to the BMC."
-            ))),
+    pub async fn set_power(&self, target: PowerState) -> Result<(), StepError> {
+        if let Some(outcome) = self.immediate_power(target) {
+            return outcome;
         }
+        if let Hardware::Fake { delay } = self {
+            tokio::time::sleep(*delay).await;
+        }
+        Ok(())
     }
 }

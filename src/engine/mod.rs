@@ -357,7 +357,7 @@ impl Engine {
             self.emit_moves(uuid, moves);
             let Some((state, n)) = pending else { return Ok(()) };
             let hw = Hardware::for_node(&n, self.settings().fake_delay);
-            let outcome = hw.provision_step(state, &n).await;
+            let outcome = hw.provision_step(state).await;
             let (event, error) = Self::outcome_event(state, &n, outcome);
             if !self.finish_step(uuid, state, event, error).await? {
                 return Ok(());
@@ -493,7 +493,7 @@ impl Engine {
             return Ok(());
         };
         let hw = Hardware::for_node(&n, self.settings().fake_delay);
-        let err = hw.set_power(&n, target).await.err().map(|StepError(m)| m);
+        let err = hw.set_power(target).await.err().map(|StepError(m)| m);
         let host = self.host().to_string();
         let id = uuid.to_string();
         let e2 = err.clone();
