@@ -92,6 +92,24 @@ pub struct FakeConfig {
     pub delay_ms: u64,
 }
 
+/// The image service's store and limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageConfig {
+    /// Directory of the filesystem image store; default `<data_dir>/images`.
+    pub store_dir: Option<PathBuf>,
+    /// Largest image accepted, bytes.
+    pub max_size: u64,
+    /// Bytes of image data one project may hold; 0 = no limit.
+    pub project_quota: u64,
+}
+
+impl Default for ImageConfig {
+    fn default() -> Self {
+        ImageConfig { store_dir: None, max_size: 1 << 40, project_quota: 0 }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -120,6 +138,7 @@ pub struct Config {
     pub max_json_body: usize,
     pub token: TokenConfig,
     pub fake: FakeConfig,
+    pub image: ImageConfig,
     /// This process's conductor name (node `reservation`, `/v1/conductors`).
     pub conductor_name: Option<String>,
 }
@@ -148,6 +167,7 @@ impl Default for Config {
             max_json_body: 1024 * 1024,
             token: TokenConfig::default(),
             fake: FakeConfig::default(),
+            image: ImageConfig::default(),
             conductor_name: None,
         }
     }
@@ -272,6 +292,10 @@ impl Config {
 
     pub fn keys_dir(&self) -> PathBuf {
         self.data_dir.join("keys")
+    }
+
+    pub fn image_store_dir(&self) -> PathBuf {
+        self.image.store_dir.clone().unwrap_or_else(|| self.data_dir.join("images"))
     }
 
     pub fn workers(&self) -> usize {

@@ -17,9 +17,10 @@ use crate::config::{Config, ServiceKind, clouds_yaml, ensure_dir};
 use crate::engine::{Engine, Settings, Worker};
 use crate::storage::Storage;
 use crate::storage::baremetal::{self as bm, Conductor};
+use crate::storage::image_store::FsStore;
 
 /// The services that exist so far; the other ports are not opened.
-pub const BUILT: &[ServiceKind] = &[ServiceKind::Identity, ServiceKind::Baremetal];
+pub const BUILT: &[ServiceKind] = &[ServiceKind::Identity, ServiceKind::Baremetal, ServiceKind::Image];
 
 /// Everything ready to serve: ports bound, database migrated, bootstrap done.
 pub struct Prepared {
@@ -28,6 +29,7 @@ pub struct Prepared {
     pub auth: web::Data<Authenticator>,
     pub report: Report,
     pub engine: Engine,
+    pub images: Arc<api::image::ImageState>,
     worker: Worker,
     listeners: Vec<(ServiceKind, TcpListener)>,
 }
@@ -80,7 +82,10 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
     if resumed > 0 {
         tracing::info!(nodes = resumed, "resuming work interrupted by the previous stop");
     }
-    Ok(Prepared { config: cfg, storage, auth: web::Data::new(auth), report, engine, worker, listeners })
+    let store = FsStore::open(&cfg.image_store_dir())
+        .map_err(|e| anyhow::anyhow!("cannot open the image store {}: {e}", cfg.image_store_dir().display()))?;
+    let images = Arc::new(api::image::ImageState::new(&cfg, storage.clone(), Arc::new(store)));
+    Ok(Prepared { config: cfg, storage, auth: web::Data::new(auth), report, engine, images, worker, listeners })
 }
 
 /// Records (or refreshes) this process in the conductor list.
@@ -151,6 +156,11 @@ impl Prepared {
         let identity_state = Arc::new(api::identity::IdentityState::new(&cfg));
         let baremetal_state = Arc::new(api::baremetal::BaremetalState::new(&cfg, self.engine.clone()));
         actix_web::rt::spawn(self.worker.run());
+        let image_state = self.images.clone();
+        {
+            let images = self.images.clone();
+            actix_web::rt::spawn(async move { images.recover().await });
+        }
         let mut servers = Vec::new();
         for (kind, listener) in self.listeners {
             let auth = self.auth.clone();
@@ -158,6 +168,7 @@ impl Prepared {
             let identity_url = identity_url.clone();
             let identity_state = identity_state.clone();
             let baremetal_state = baremetal_state.clone();
+            let image_state = image_state.clone();
             let workers = cfg.workers();
             let server = match kind {
                 ServiceKind::Identity => HttpServer::new(move || {
@@ -183,6 +194,20 @@ impl Prepared {
                         .wrap(CommonHeaders::new(&identity_url).with_id_aliases(&["openstack-request-id"]))
                         .wrap(TracingLogger::default())
                         .configure(|c| api::baremetal::configure(c, baremetal_state.clone()))
+                })
+                .workers(workers)
+                .shutdown_timeout(10)
+                .disable_signals()
+                .listen(listener)?
+                .run(),
+                ServiceKind::Image => HttpServer::new(move || {
+                    App::new()
+                        .app_data(auth.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
+                        .wrap(api::json_errors(api::image::error_body))
+                        .wrap(CommonHeaders::new(&identity_url))
+                        .wrap(TracingLogger::default())
+                        .configure(|c| api::image::configure(c, image_state.clone()))
                 })
                 .workers(workers)
                 .shutdown_timeout(10)

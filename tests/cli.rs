@@ -10,6 +10,7 @@ fn ironbark(data: &std::path::Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("IRONBARK_DATA_DIR", data)
         .env("IRONBARK_BAREMETAL_PORT", free_port().to_string())
+        .env("IRONBARK_IMAGE_PORT", free_port().to_string())
         .env("IRONBARK_LOG", "warn");
     c
 }

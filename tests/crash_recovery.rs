@@ -29,6 +29,7 @@ fn start(data: &std::path::Path, db: Option<&str>, delay_ms: u64) -> Ironbark {
         .env("IRONBARK_AUTH", "noauth")
         .env("IRONBARK_IDENTITY_PORT", ip.to_string())
         .env("IRONBARK_BAREMETAL_PORT", bp.to_string())
+        .env("IRONBARK_IMAGE_PORT", free_port().to_string())
         .env("IRONBARK_CONDUCTOR_NAME", "crash-test-conductor")
         .env("IRONBARK_FAKE__DELAY_MS", delay_ms.to_string())
         .env("IRONBARK_LOG", "warn")

@@ -3,6 +3,7 @@
 
 pub mod baremetal;
 pub mod identity;
+pub mod image;
 
 use actix_web::HttpResponse;
 use actix_web::body::{EitherBody, MessageBody};

@@ -22,6 +22,8 @@ pub mod allocations;
 pub mod baremetal;
 mod conn;
 pub mod identity;
+pub mod image_store;
+pub mod images;
 pub mod inspection;
 mod schema;
 pub mod steps;

@@ -24,6 +24,8 @@ pub struct TestServer {
     pub identity: String,
     /// Bare-metal (Ironic) root, e.g. `http://127.0.0.1:40124`.
     pub baremetal: String,
+    /// Image (Glance) root.
+    pub image: String,
     pub client: Client,
     handle: Option<ironbark::server::Handles>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
@@ -73,10 +75,12 @@ impl TestServer {
         let prepared = server::prepare(cfg).expect("prepare server");
         let port = prepared.port(ServiceKind::Identity).expect("identity port");
         let baremetal_port = prepared.port(ServiceKind::Baremetal).expect("baremetal port");
+        let image_port = prepared.port(ServiceKind::Image).expect("image port");
         let (handle, thread) = server::spawn(prepared).expect("start server");
         Some(TestServer {
             identity: format!("http://127.0.0.1:{port}"),
             baremetal: format!("http://127.0.0.1:{baremetal_port}"),
+            image: format!("http://127.0.0.1:{image_port}"),
             client: Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("client"),
             handle: Some(handle),
             thread: Some(thread),
@@ -107,6 +111,39 @@ impl TestServer {
 
     pub fn admin_token(&self) -> String {
         self.token("admin", ADMIN_PASSWORD, project_scope("admin")).0
+    }
+
+    /// Creates project `project` (if needed) and user `user` with `role` on
+    /// it, through the identity admin API; returns (project id, user token).
+    pub fn project_user(&self, project: &str, user: &str, role: &str) -> (String, String) {
+        let admin = self.admin_token();
+        let auth = |b: RequestBuilder| b.header("X-Auth-Token", &admin);
+        let found: Value = auth(self.get(&format!("/v3/projects?name={project}"))).send().unwrap().json().unwrap();
+        let pid = match found["projects"][0]["id"].as_str() {
+            Some(id) => id.to_string(),
+            None => {
+                let r = auth(self.post("/v3/projects", &json!({"project": {"name": project, "domain_id": "default"}})))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 201, "project create");
+                r.json::<Value>().unwrap()["project"]["id"].as_str().unwrap().to_string()
+            }
+        };
+        let password = format!("{user}-pw");
+        let r = auth(self.post(
+            "/v3/users",
+            &json!({"user": {"name": user, "domain_id": "default", "password": password, "default_project_id": pid}}),
+        ))
+        .send()
+        .unwrap();
+        assert_eq!(r.status(), 201, "user create");
+        let uid = r.json::<Value>().unwrap()["user"]["id"].as_str().unwrap().to_string();
+        let roles: Value = auth(self.get(&format!("/v3/roles?name={role}"))).send().unwrap().json().unwrap();
+        let rid = roles["roles"][0]["id"].as_str().expect("role exists").to_string();
+        let r = auth(self.client.put(self.url(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}")))).send().unwrap();
+        assert_eq!(r.status(), 204, "role grant");
+        let token = self.token(user, &password, project_scope(project)).0;
+        (pid, token)
     }
 }
 
