@@ -115,15 +115,15 @@ echo "# md5    $MD5"
 echo "# sha512 ${SHA512:0:32}..."
 
 # --- start ironbark ---------------------------------------------------------------------------
-read -r P_ID P_BM P_IMG P_CMP P_NET < <(python3 - <<'PY'
+read -r P_ID P_BM P_IMG P_CMP P_NET P_CTR < <(python3 - <<'PY'
 import socket
 socks, ports = [], []
-while len(ports) < 5:
+while len(ports) < 6:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     p = s.getsockname()[1]
     socks.append(s)
-    if p not in (5000, 6385, 8774, 9292, 9696):
+    if p not in (5000, 6385, 8774, 9292, 9696, 8082):
         ports.append(p)
 print(*ports)
 PY
@@ -134,7 +134,7 @@ echo "# starting $BIN serve: identity $P_ID, baremetal $P_BM, image $P_IMG (data
 IRONBARK_DATA_DIR="$TMP/data" IRONBARK_ADMIN_PASSWORD="$ADMIN_PASSWORD" IRONBARK_LOG=warn \
 IRONBARK_HOST=127.0.0.1 IRONBARK_IDENTITY_PORT="$P_ID" IRONBARK_BAREMETAL_PORT="$P_BM" \
 IRONBARK_IMAGE_PORT="$P_IMG" IRONBARK_COMPUTE_PORT="$P_CMP" IRONBARK_NETWORK_PORT="$P_NET" \
-  "$BIN" serve > "$TMP/ironbark.out" 2> "$TMP/ironbark.log" &
+IRONBARK_CONTRAIL_PORT="$P_CTR" "$BIN" serve > "$TMP/ironbark.out" 2> "$TMP/ironbark.log" &
 IB_PID=$!
 t0=$SECONDS
 until [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$ID_URL/v3")" = 200 ]; do

@@ -142,7 +142,7 @@ fn apply(c: &mut DbConn, cfg: &Config, password_hash: Option<String>) -> Storage
             &ids::Region { id: cfg.region.clone(), description: String::new(), parent_region_id: None },
         )?;
     }
-    for kind in ServiceKind::ALL {
+    for kind in ServiceKind::ALL.into_iter().filter(|k| k.in_catalog()) {
         ensure_service(c, cfg, kind)?;
     }
     Ok(())

@@ -27,11 +27,25 @@ pub enum ServiceKind {
     Compute,
     Image,
     Network,
+    /// A read-only Contrail VNC API view of the network fabric.
+    Contrail,
 }
 
 impl ServiceKind {
-    pub const ALL: [ServiceKind; 5] =
-        [ServiceKind::Identity, ServiceKind::Baremetal, ServiceKind::Compute, ServiceKind::Image, ServiceKind::Network];
+    pub const ALL: [ServiceKind; 6] = [
+        ServiceKind::Identity,
+        ServiceKind::Baremetal,
+        ServiceKind::Compute,
+        ServiceKind::Image,
+        ServiceKind::Network,
+        ServiceKind::Contrail,
+    ];
+
+    /// Whether the service is registered in the Keystone catalog: Contrail's
+    /// API is not an OpenStack service (clients are given its address).
+    pub fn in_catalog(self) -> bool {
+        !matches!(self, ServiceKind::Contrail)
+    }
 
     /// The catalog `type`.
     pub fn catalog_type(self) -> &'static str {
@@ -41,6 +55,7 @@ impl ServiceKind {
             ServiceKind::Compute => "compute",
             ServiceKind::Image => "image",
             ServiceKind::Network => "network",
+            ServiceKind::Contrail => "contrail",
         }
     }
 
@@ -52,6 +67,7 @@ impl ServiceKind {
             ServiceKind::Compute => "nova",
             ServiceKind::Image => "glance",
             ServiceKind::Network => "neutron",
+            ServiceKind::Contrail => "contrail-api",
         }
     }
 
@@ -127,11 +143,13 @@ pub struct Config {
     pub compute_port: u16,
     pub image_port: u16,
     pub network_port: u16,
+    pub contrail_port: u16,
     pub identity_public_url: Option<String>,
     pub baremetal_public_url: Option<String>,
     pub compute_public_url: Option<String>,
     pub image_public_url: Option<String>,
     pub network_public_url: Option<String>,
+    pub contrail_public_url: Option<String>,
     /// HTTP worker threads per service; 0 = one per CPU.
     pub workers: usize,
     /// Largest accepted JSON request body, bytes.
@@ -158,11 +176,13 @@ impl Default for Config {
             compute_port: 8774,
             image_port: 9292,
             network_port: 9696,
+            contrail_port: 8082,
             identity_public_url: None,
             baremetal_public_url: None,
             compute_public_url: None,
             image_public_url: None,
             network_public_url: None,
+            contrail_public_url: None,
             workers: 0,
             max_json_body: 1024 * 1024,
             token: TokenConfig::default(),
@@ -235,6 +255,7 @@ impl Config {
             ServiceKind::Compute => self.compute_port,
             ServiceKind::Image => self.image_port,
             ServiceKind::Network => self.network_port,
+            ServiceKind::Contrail => self.contrail_port,
         }
     }
 
@@ -245,6 +266,7 @@ impl Config {
             ServiceKind::Compute => self.compute_port = port,
             ServiceKind::Image => self.image_port = port,
             ServiceKind::Network => self.network_port = port,
+            ServiceKind::Contrail => self.contrail_port = port,
         }
     }
 
@@ -255,6 +277,7 @@ impl Config {
             ServiceKind::Compute => self.compute_public_url.as_ref(),
             ServiceKind::Image => self.image_public_url.as_ref(),
             ServiceKind::Network => self.network_public_url.as_ref(),
+            ServiceKind::Contrail => self.contrail_public_url.as_ref(),
         }
     }
 

@@ -20,7 +20,8 @@ use crate::storage::baremetal::{self as bm, Conductor};
 use crate::storage::image_store::FsStore;
 
 /// The services that exist so far; the other ports are not opened.
-pub const BUILT: &[ServiceKind] = &[ServiceKind::Identity, ServiceKind::Baremetal, ServiceKind::Image];
+pub const BUILT: &[ServiceKind] =
+    &[ServiceKind::Identity, ServiceKind::Baremetal, ServiceKind::Image, ServiceKind::Network, ServiceKind::Contrail];
 
 /// Everything ready to serve: ports bound, database migrated, bootstrap done.
 pub struct Prepared {
@@ -157,6 +158,8 @@ impl Prepared {
         let baremetal_state = Arc::new(api::baremetal::BaremetalState::new(&cfg, self.engine.clone()));
         actix_web::rt::spawn(self.worker.run());
         let image_state = self.images.clone();
+        let network_state = Arc::new(api::network::NetworkState::new(&cfg, self.storage.clone()));
+        let contrail_state = Arc::new(api::contrail::ContrailState::new(&cfg, self.storage.clone()));
         {
             let images = self.images.clone();
             actix_web::rt::spawn(async move { images.recover().await });
@@ -169,6 +172,8 @@ impl Prepared {
             let identity_state = identity_state.clone();
             let baremetal_state = baremetal_state.clone();
             let image_state = image_state.clone();
+            let network_state = network_state.clone();
+            let contrail_state = contrail_state.clone();
             let workers = cfg.workers();
             let server = match kind {
                 ServiceKind::Identity => HttpServer::new(move || {
@@ -208,6 +213,34 @@ impl Prepared {
                         .wrap(CommonHeaders::new(&identity_url))
                         .wrap(TracingLogger::default())
                         .configure(|c| api::image::configure(c, image_state.clone()))
+                })
+                .workers(workers)
+                .shutdown_timeout(10)
+                .disable_signals()
+                .listen(listener)?
+                .run(),
+                ServiceKind::Network => HttpServer::new(move || {
+                    App::new()
+                        .app_data(auth.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
+                        .wrap(api::json_errors(api::network::error_body))
+                        .wrap(CommonHeaders::new(&identity_url))
+                        .wrap(TracingLogger::default())
+                        .configure(|c| api::network::configure(c, network_state.clone()))
+                })
+                .workers(workers)
+                .shutdown_timeout(10)
+                .disable_signals()
+                .listen(listener)?
+                .run(),
+                // Contrail's API has no OpenStack request ids; errors are plain text.
+                ServiceKind::Contrail => HttpServer::new(move || {
+                    App::new()
+                        .app_data(auth.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
+                        .wrap(api::contrail::text_errors())
+                        .wrap(TracingLogger::default())
+                        .configure(|c| api::contrail::configure(c, contrail_state.clone()))
                 })
                 .workers(workers)
                 .shutdown_timeout(10)

@@ -40,7 +40,7 @@
 #      TWORK=/tmp/ironbark-tempest-baremetal  ADMIN_PASSWORD=secretadmin
 #      TEMPEST_PASSWORD=ironbark-tempest-pw (password of the tempest users)
 #      REGION=RegionOne  CONCURRENCY=1  PROVISION=1 (0: users already exist)
-#      ENFORCE_SCOPE=true  MIN_MV / MAX_MV (default: from GET BAREMETAL_URL/)
+#      ENFORCE_SCOPE=true  NEUTRON=true ([service_available] neutron)  MIN_MV / MAX_MV (default: from GET BAREMETAL_URL/)
 #      HW_TYPES / CONSOLE_IFACES (comma lists; default: from /v1/drivers)
 #      EXCLUDE_REGEX (default: test_graphical_console_connection, which needs a
 #      VNC console proxy and container, not just the API; '' runs it)
@@ -67,6 +67,9 @@ TEMPEST_PASSWORD="${TEMPEST_PASSWORD:-ironbark-tempest-pw}"
 REGION="${REGION:-RegionOne}"
 CONCURRENCY="${CONCURRENCY:-1}"
 ENFORCE_SCOPE="${ENFORCE_SCOPE:-true}"
+# true: the network service in the catalog is used (TestNodesVif creates a
+# network and a port there and attaches it to a `flat` node)
+NEUTRON="${NEUTRON:-true}"
 DEBUG="${DEBUG:-false}"
 EXCLUDE_REGEX="${EXCLUDE_REGEX-test_graphical_console_connection}"
 BASELINE="${BASELINE-$HERE/baremetal-baseline.txt}"
@@ -191,7 +194,7 @@ sed -e "s|@TWORK@|$TWORK|g" -e "s|@IDENTITY_URL@|$IDENTITY_URL|g" \
     -e "s|@REGION@|$REGION|g" -e "s|@DEBUG@|$DEBUG|g" \
     -e "s|@ENFORCE_SCOPE@|$ENFORCE_SCOPE|g" -e "s|@MIN_MV@|$MIN_MV|g" \
     -e "s|@MAX_MV@|$MAX_MV|g" -e "s|@HW_TYPES@|$HW_TYPES|g" \
-    -e "s|@CONSOLE_IFACES@|$CONSOLE_IFACES|g" \
+    -e "s|@CONSOLE_IFACES@|$CONSOLE_IFACES|g" -e "s|@NEUTRON@|$NEUTRON|g" \
     "$HERE/baremetal.conf.tmpl" > "$TWORK/etc/tempest.conf" || exit 1
 if grep -q '@[A-Z_]*@' "$TWORK/etc/tempest.conf"; then
   echo "unfilled template variable in $TWORK/etc/tempest.conf" >&2; exit 1

@@ -11,6 +11,8 @@ fn ironbark(data: &std::path::Path) -> Command {
         .env("IRONBARK_DATA_DIR", data)
         .env("IRONBARK_BAREMETAL_PORT", free_port().to_string())
         .env("IRONBARK_IMAGE_PORT", free_port().to_string())
+        .env("IRONBARK_NETWORK_PORT", free_port().to_string())
+        .env("IRONBARK_CONTRAIL_PORT", free_port().to_string())
         .env("IRONBARK_LOG", "warn");
     c
 }

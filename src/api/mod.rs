@@ -2,8 +2,10 @@
 //! imports another: shared pieces live in `common`.
 
 pub mod baremetal;
+pub mod contrail;
 pub mod identity;
 pub mod image;
+pub mod network;
 
 use actix_web::HttpResponse;
 use actix_web::body::{EitherBody, MessageBody};

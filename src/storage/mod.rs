@@ -25,7 +25,9 @@ pub mod identity;
 pub mod image_store;
 pub mod images;
 pub mod inspection;
+pub mod network;
 mod schema;
+pub mod security_groups;
 pub mod steps;
 pub mod volume;
 
@@ -54,9 +56,17 @@ pub enum StorageError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The unit of work refused to finish (and rolled back) for a reason
+    /// the API reports in its own terms: `reason` names it.
+    #[error("{message}")]
+    Refused { reason: &'static str, message: String },
 }
 
 impl StorageError {
+    pub fn refused(reason: &'static str, message: impl Into<String>) -> Self {
+        StorageError::Refused { reason, message: message.into() }
+    }
+
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
         StorageError::NotFound { kind, id: id.into() }
     }

@@ -26,6 +26,10 @@ pub struct TestServer {
     pub baremetal: String,
     /// Image (Glance) root.
     pub image: String,
+    /// Network (Neutron) root.
+    pub network: String,
+    /// Contrail VNC API root.
+    pub contrail: String,
     pub client: Client,
     handle: Option<ironbark::server::Handles>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
@@ -76,11 +80,15 @@ impl TestServer {
         let port = prepared.port(ServiceKind::Identity).expect("identity port");
         let baremetal_port = prepared.port(ServiceKind::Baremetal).expect("baremetal port");
         let image_port = prepared.port(ServiceKind::Image).expect("image port");
+        let network_port = prepared.port(ServiceKind::Network).expect("network port");
+        let contrail_port = prepared.port(ServiceKind::Contrail).expect("contrail port");
         let (handle, thread) = server::spawn(prepared).expect("start server");
         Some(TestServer {
             identity: format!("http://127.0.0.1:{port}"),
             baremetal: format!("http://127.0.0.1:{baremetal_port}"),
             image: format!("http://127.0.0.1:{image_port}"),
+            network: format!("http://127.0.0.1:{network_port}"),
+            contrail: format!("http://127.0.0.1:{contrail_port}"),
             client: Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("client"),
             handle: Some(handle),
             thread: Some(thread),

@@ -129,6 +129,7 @@ impl From<StorageError> for BaremetalError {
                 BaremetalError::Unavailable("Resource temporarily unavailable, please retry.".into())
             }
             StorageError::Database(m) => BaremetalError::Internal(m),
+            StorageError::Refused { message, .. } => BaremetalError::Conflict(message),
         }
     }
 }

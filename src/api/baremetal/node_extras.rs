@@ -9,6 +9,7 @@ use super::nodes::load_visible;
 use super::{Api, BaremetalState, body_object, is_uuid, json_text};
 use crate::common::policy::{Level, Owner, Rule};
 use crate::storage::baremetal::{self as bm, Node, Page, PortFilter, PortgroupFilter};
+use crate::storage::network as net;
 
 const VIF_KEY: &str = "tenant_vif_port_id";
 
@@ -27,6 +28,72 @@ fn with_vif(internal: &str, vif: Option<&str>) -> String {
         None => m.remove(VIF_KEY),
     };
     Value::Object(m).to_string()
+}
+
+/// Nodes whose network interface is `flat` or `neutron` attach VIFs that are
+/// ports of the network service: attaching binds the port to the node
+/// (the switch ports of the node's port or portgroup become its
+/// `local_link_information`), detaching unbinds it. `noop` records the VIF only.
+fn uses_network_service(n: &Node) -> bool {
+    matches!(json_text(&n.interfaces).get("network").and_then(Value::as_str), Some("flat" | "neutron"))
+}
+
+/// The binding profile of a VIF on these Ironic ports (one port, or the
+/// members of a portgroup, whose group information is added for a LAG).
+fn binding_profile(ports: &[&bm::Port], group: Option<&bm::Portgroup>) -> Value {
+    let links: Vec<Value> = ports.iter().map(|p| json_text(&p.local_link_connection)).collect();
+    let mut profile = json!({ "local_link_information": links });
+    if let Some(pg) = group {
+        profile["local_group_information"] = json!({
+            "id": pg.uuid, "name": pg.name, "bond_mode": pg.mode,
+            "bond_properties": json_text(&pg.properties),
+        });
+    }
+    profile
+}
+
+/// Binds (or, with `None`, unbinds) network port `vif` for `node`.
+fn bind_vif(
+    c: &mut crate::storage::DbConn,
+    vif: &str,
+    node: &str,
+    binding: Option<(Value, Option<String>)>,
+) -> crate::storage::StorageResult<std::result::Result<(), BaremetalError>> {
+    let mut port = match net::port(c, vif) {
+        Ok(p) => p,
+        Err(crate::storage::StorageError::NotFound { .. }) if binding.is_none() => return Ok(Ok(())),
+        Err(crate::storage::StorageError::NotFound { .. }) => {
+            return Ok(Err(BaremetalError::BadRequest(format!(
+                "Unable to attach VIF {vif}: the network service has no port {vif}"
+            ))));
+        }
+        Err(e) => return Err(e),
+    };
+    match binding {
+        Some((profile, mac)) => {
+            if !port.host_id.is_empty() && port.host_id != node {
+                return Ok(Err(BaremetalError::Conflict(format!(
+                    "Unable to attach VIF {vif}: the port is bound to {}",
+                    port.host_id
+                ))));
+            }
+            port.vnic_type = "baremetal".into();
+            if let Some(mac) = mac {
+                port.mac_address = mac;
+            }
+            port.set_binding(node, &profile);
+        }
+        None => port.set_binding("", &json!({})),
+    }
+    port.updated_at = chrono::Utc::now().naive_utc();
+    port.revision_number += 1;
+    match net::port_update(c, &port) {
+        Err(crate::storage::StorageError::Duplicate(_)) => Ok(Err(BaremetalError::Conflict(format!(
+            "Unable to attach VIF {vif}: its network already has a port with MAC {}",
+            port.mac_address
+        )))),
+        other => other.map(Ok),
+    }
 }
 
 fn vif_rule() -> Rule {
@@ -88,6 +155,7 @@ async fn vif_attach(
     let n = load_visible(&state, &path, &api).await?;
     may(&api, &n, vif_rule(), "vif:attach")?;
     let node = n.uuid.clone();
+    let bind = uses_network_service(&n);
     state
         .storage()
         .write(move |c| {
@@ -109,12 +177,22 @@ async fn vif_attach(
                 ))));
             }
             // A portgroup first (it bonds its ports), then a free standalone port.
+            // A portgroup without ports cannot carry traffic: it is skipped.
             if let Some(pg) = pgs.into_iter().find(|p| {
                 want_port.is_none()
                     && want_pg.as_ref().is_none_or(|w| *w == p.uuid)
                     && vif_of(&p.internal_info).is_none()
+                    && ports.iter().any(|port| port.portgroup_uuid.as_deref() == Some(p.uuid.as_str()))
             }) {
                 let mut pg = pg;
+                if bind {
+                    let members: Vec<&bm::Port> =
+                        ports.iter().filter(|p| p.portgroup_uuid.as_deref() == Some(pg.uuid.as_str())).collect();
+                    let mac = pg.address.clone().or_else(|| members.first().map(|p| p.address.clone()));
+                    if let Err(e) = bind_vif(c, &vif, &node, Some((binding_profile(&members, Some(&pg)), mac)))? {
+                        return Ok(Err(e));
+                    }
+                }
                 pg.internal_info = with_vif(&pg.internal_info, Some(&vif));
                 bm::portgroup_update(c, &pg)?;
                 return Ok(Ok(()));
@@ -131,6 +209,12 @@ async fn vif_attach(
             });
             match free {
                 Some(mut p) => {
+                    if bind {
+                        let profile = binding_profile(&[&p], None);
+                        if let Err(e) = bind_vif(c, &vif, &node, Some((profile, Some(p.address.clone()))))? {
+                            return Ok(Err(e));
+                        }
+                    }
                     p.internal_info = with_vif(&p.internal_info, Some(&vif));
                     bm::port_update(c, &p)?;
                     Ok(Ok(()))
@@ -144,6 +228,17 @@ async fn vif_attach(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `DELETE …/vifs` (or `…/vifs/`) names no VIF.
+async fn vif_detach_nothing(
+    api: Api,
+    path: web::Path<String>,
+    state: web::Data<BaremetalState>,
+) -> Result<HttpResponse> {
+    api.require(28)?;
+    load_visible(&state, &path, &api).await?;
+    Err(BaremetalError::BadRequest("Missing mandatory parameter: vif_id".into()))
+}
+
 async fn vif_detach(
     api: Api,
     path: web::Path<(String, String)>,
@@ -154,6 +249,7 @@ async fn vif_detach(
     let n = load_visible(&state, &ident, &api).await?;
     may(&api, &n, vif_rule(), "vif:detach")?;
     let node = n.uuid.clone();
+    let bind = uses_network_service(&n);
     state
         .storage()
         .write(move |c| {
@@ -165,6 +261,9 @@ async fn vif_detach(
                 if vif_of(&pg.internal_info).as_deref() == Some(vif.as_str()) {
                     pg.internal_info = with_vif(&pg.internal_info, None);
                     bm::portgroup_update(c, &pg)?;
+                    if bind {
+                        return bind_vif(c, &vif, &node, None);
+                    }
                     return Ok(Ok(()));
                 }
             }
@@ -173,6 +272,9 @@ async fn vif_detach(
                 if vif_of(&p.internal_info).as_deref() == Some(vif.as_str()) {
                     p.internal_info = with_vif(&p.internal_info, None);
                     bm::port_update(c, &p)?;
+                    if bind {
+                        return bind_vif(c, &vif, &node, None);
+                    }
                     return Ok(Ok(()));
                 }
             }
@@ -342,6 +444,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(&format!("{p}/vifs"), web::get().to(vifs_list))
         .route(&format!("{p}/vifs"), web::post().to(vif_attach))
         .route(&format!("{p}/vifs/{{vif}}"), web::delete().to(vif_detach))
+        .route(&format!("{p}/vifs/"), web::delete().to(vif_detach_nothing))
+        .route(&format!("{p}/vifs"), web::delete().to(vif_detach_nothing))
         .route(&format!("{p}/bios"), web::get().to(bios_list))
         .route(&format!("{p}/bios/{{setting}}"), web::get().to(bios_get))
         .route(&format!("{p}/firmware"), web::get().to(firmware_list))

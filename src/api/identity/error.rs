@@ -99,6 +99,7 @@ impl From<StorageError> for IdentityError {
                 IdentityError::Unavailable("The identity database is unavailable.".into())
             }
             StorageError::Database(m) => IdentityError::Internal(m),
+            StorageError::Refused { message, .. } => IdentityError::Conflict(message),
         }
     }
 }

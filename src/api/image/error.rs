@@ -105,6 +105,7 @@ impl From<StorageError> for ImageError {
             StorageError::Duplicate(m) | StorageError::Conflict(m) => ImageError::Conflict(m),
             StorageError::Unavailable(m) => ImageError::Unavailable(format!("The database is unavailable: {m}")),
             StorageError::Database(m) => ImageError::Internal(m),
+            StorageError::Refused { message, .. } => ImageError::Conflict(message),
         }
     }
 }

@@ -1,0 +1,4 @@
+DROP TABLE ip_allocations;
+DROP TABLE network_ports;
+DROP TABLE subnets;
+DROP TABLE networks;
