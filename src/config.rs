@@ -126,6 +126,32 @@ impl Default for ImageConfig {
     }
 }
 
+/// Pushing network changes to an external Contrail VNC API (`[contrail]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContrailConfig {
+    /// Root of the external contrail-api (e.g. `http://10.0.0.5:8082`);
+    /// unset = no push (and no outbox rows are written).
+    pub api_url: Option<String>,
+    /// Sent as `X-Auth-Token` when set.
+    pub token: Option<String>,
+    /// Largest wait between retries of a failed push, seconds.
+    pub retry_max_s: u64,
+}
+
+impl Default for ContrailConfig {
+    fn default() -> Self {
+        ContrailConfig { api_url: None, token: None, retry_max_s: 300 }
+    }
+}
+
+impl ContrailConfig {
+    /// The configured API root without a trailing slash, when pushing is on.
+    pub fn push_url(&self) -> Option<String> {
+        self.api_url.as_deref().map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()).map(str::to_string)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -157,6 +183,7 @@ pub struct Config {
     pub token: TokenConfig,
     pub fake: FakeConfig,
     pub image: ImageConfig,
+    pub contrail: ContrailConfig,
     /// This process's conductor name (node `reservation`, `/v1/conductors`).
     pub conductor_name: Option<String>,
 }
@@ -188,6 +215,7 @@ impl Default for Config {
             token: TokenConfig::default(),
             fake: FakeConfig::default(),
             image: ImageConfig::default(),
+            contrail: ContrailConfig::default(),
             conductor_name: None,
         }
     }
@@ -360,6 +388,13 @@ mod tests {
             assert_eq!(c.identity_port, 5002);
             assert_eq!(c.token.expiration, 60);
             assert_eq!(c.token.key_rotation, 7);
+            assert_eq!(c.contrail.push_url(), None);
+            jail.set_env("IRONBARK_CONTRAIL__API_URL", "http://10.0.0.5:8082/");
+            jail.set_env("IRONBARK_CONTRAIL__RETRY_MAX_S", "30");
+            let c: Config = Config::figment(&o, Env::prefixed("IRONBARK_").split("__")).extract()?;
+            assert_eq!(c.contrail.push_url().as_deref(), Some("http://10.0.0.5:8082"));
+            assert_eq!(c.contrail.retry_max_s, 30);
+            assert_eq!(c.contrail_port, 8082);
             assert_eq!(c.host, "0.0.0.0");
             assert_eq!(c.public_url(ServiceKind::Identity), "http://127.0.0.1:5002");
             assert_eq!(c.catalog_url(ServiceKind::Compute), "http://127.0.0.1:8774/v2.1");

@@ -295,8 +295,16 @@ impl Prepared {
                 }
             }
         });
+        // Only requests write the outbox; this task alone talks to the external API.
+        let contrail_push = cfg
+            .contrail
+            .push_url()
+            .map(|_| actix_web::rt::spawn(api::contrail::push::run(cfg.contrail.clone(), self.storage.clone())));
         let results = futures_util::future::join_all(servers).await;
         housekeeping.abort();
+        if let Some(task) = contrail_push {
+            task.abort();
+        }
         for r in results {
             r?;
         }

@@ -21,6 +21,7 @@ macro_rules! after_marker {
 pub mod allocations;
 pub mod baremetal;
 mod conn;
+pub mod contrail_outbox;
 pub mod identity;
 pub mod image_store;
 pub mod images;

@@ -39,11 +39,14 @@ pub struct BaremetalState {
     pub engine: Engine,
     /// `[api]max_limit`: the largest (and default) page.
     pub max_limit: i64,
+    /// VIF changes are recorded for the Contrail push (`contrail.api_url`).
+    pub contrail_push: bool,
 }
 
 impl BaremetalState {
     pub fn new(cfg: &Config, engine: Engine) -> BaremetalState {
-        BaremetalState { base: cfg.public_url(ServiceKind::Baremetal), engine, max_limit: 1000 }
+        let contrail_push = cfg.contrail.push_url().is_some();
+        BaremetalState { base: cfg.public_url(ServiceKind::Baremetal), engine, max_limit: 1000, contrail_push }
     }
 
     /// `self` and `bookmark` links of a resource.

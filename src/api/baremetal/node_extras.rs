@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::error::{BaremetalError, Result};
 use super::nodes::load_visible;
 use super::{Api, BaremetalState, body_object, is_uuid, json_text};
+use crate::api::contrail::push::PortSync;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::storage::baremetal::{self as bm, Node, Page, PortFilter, PortgroupFilter};
 use crate::storage::network as net;
@@ -52,13 +53,16 @@ fn binding_profile(ports: &[&bm::Port], group: Option<&bm::Portgroup>) -> Value 
     profile
 }
 
-/// Binds (or, with `None`, unbinds) network port `vif` for `node`.
+/// Binds (or, with `None`, unbinds) network port `vif` for `node`; with
+/// `push`, the port's VMI and the node's VPG are recorded for the Contrail push.
 fn bind_vif(
     c: &mut crate::storage::DbConn,
     vif: &str,
     node: &str,
     binding: Option<(Value, Option<String>)>,
+    push: bool,
 ) -> crate::storage::StorageResult<std::result::Result<(), BaremetalError>> {
+    let sync = PortSync::begin(c, push, vif)?;
     let mut port = match net::port(c, vif) {
         Ok(p) => p,
         Err(crate::storage::StorageError::NotFound { .. }) if binding.is_none() => return Ok(Ok(())),
@@ -92,7 +96,8 @@ fn bind_vif(
             "Unable to attach VIF {vif}: its network already has a port with MAC {}",
             port.mac_address
         )))),
-        other => other.map(Ok),
+        Err(e) => Err(e),
+        Ok(()) => sync.finish(c).map(Ok),
     }
 }
 
@@ -156,6 +161,7 @@ async fn vif_attach(
     may(&api, &n, vif_rule(), "vif:attach")?;
     let node = n.uuid.clone();
     let bind = uses_network_service(&n);
+    let push = state.contrail_push;
     state
         .storage()
         .write(move |c| {
@@ -189,7 +195,7 @@ async fn vif_attach(
                     let members: Vec<&bm::Port> =
                         ports.iter().filter(|p| p.portgroup_uuid.as_deref() == Some(pg.uuid.as_str())).collect();
                     let mac = pg.address.clone().or_else(|| members.first().map(|p| p.address.clone()));
-                    if let Err(e) = bind_vif(c, &vif, &node, Some((binding_profile(&members, Some(&pg)), mac)))? {
+                    if let Err(e) = bind_vif(c, &vif, &node, Some((binding_profile(&members, Some(&pg)), mac)), push)? {
                         return Ok(Err(e));
                     }
                 }
@@ -211,7 +217,7 @@ async fn vif_attach(
                 Some(mut p) => {
                     if bind {
                         let profile = binding_profile(&[&p], None);
-                        if let Err(e) = bind_vif(c, &vif, &node, Some((profile, Some(p.address.clone()))))? {
+                        if let Err(e) = bind_vif(c, &vif, &node, Some((profile, Some(p.address.clone()))), push)? {
                             return Ok(Err(e));
                         }
                     }
@@ -250,6 +256,7 @@ async fn vif_detach(
     may(&api, &n, vif_rule(), "vif:detach")?;
     let node = n.uuid.clone();
     let bind = uses_network_service(&n);
+    let push = state.contrail_push;
     state
         .storage()
         .write(move |c| {
@@ -262,7 +269,7 @@ async fn vif_detach(
                     pg.internal_info = with_vif(&pg.internal_info, None);
                     bm::portgroup_update(c, &pg)?;
                     if bind {
-                        return bind_vif(c, &vif, &node, None);
+                        return bind_vif(c, &vif, &node, None, push);
                     }
                     return Ok(Ok(()));
                 }
@@ -273,7 +280,7 @@ async fn vif_detach(
                     p.internal_info = with_vif(&p.internal_info, None);
                     bm::port_update(c, &p)?;
                     if bind {
-                        return bind_vif(c, &vif, &node, None);
+                        return bind_vif(c, &vif, &node, None, push);
                     }
                     return Ok(Ok(()));
                 }

@@ -2,11 +2,13 @@
 //! network service's networks, subnets, ports and bare-metal bindings as
 //! the objects a Contrail fabric holds, so that Contrail tooling
 //! (`vnc_api`) can read them. The fabric view is an operator's view:
-//! every request needs the admin role.
+//! every request needs the admin role. With `contrail.api_url` set, the
+//! same objects are also pushed to an external contrail-api ([`push`]).
 
 mod error;
 mod fabric;
 mod object;
+pub mod push;
 mod routes;
 mod tenant;
 mod view;
@@ -29,13 +31,15 @@ pub struct ContrailState {
     /// contrail-api answers (vnc_api strips this root from every link).
     pub public_url: Option<String>,
     pub storage: Storage,
+    /// Whether changes are pushed to an external contrail-api.
+    pub push_enabled: bool,
 }
 
 impl ContrailState {
     pub fn new(cfg: &Config, storage: Storage) -> ContrailState {
         let public_url =
             cfg.contrail_public_url.as_ref().filter(|u| !u.is_empty()).map(|_| cfg.public_url(ServiceKind::Contrail));
-        ContrailState { public_url, storage }
+        ContrailState { public_url, storage, push_enabled: cfg.contrail.push_url().is_some() }
     }
 }
 

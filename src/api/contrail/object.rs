@@ -105,6 +105,30 @@ impl VncObject {
         json!({"href": self.href(base), "fq_name": self.fq_name, "uuid": self.uuid})
     }
 
+    /// The body of `POST /<type>s` creating this object on another VNC API
+    /// server: identity, parent and every property and reference.
+    pub fn create_body(&self) -> Value {
+        let mut m = self.props.clone();
+        m.insert("uuid".into(), json!(self.uuid));
+        m.insert("fq_name".into(), json!(self.fq_name));
+        m.entry("display_name").or_insert_with(|| json!(self.fq_name.last()));
+        if let Some(p) = parent_type(self.kind) {
+            m.insert("parent_type".into(), json!(p));
+            if let Some(u) = &self.parent_uuid {
+                m.insert("parent_uuid".into(), json!(u));
+            }
+        }
+        json!({ self.kind: m })
+    }
+
+    /// The body of `PUT /<type>/<uuid>`: properties and references only
+    /// (contrail-api does not let an update move or rename an object).
+    pub fn update_body(&self) -> Value {
+        let mut m = self.props.clone();
+        m.entry("display_name").or_insert_with(|| json!(self.fq_name.last()));
+        json!({ self.kind: m })
+    }
+
     /// The full object, as `GET /<type>/<uuid>` and `detail=True` give it.
     pub fn full(&self, base: &str) -> Value {
         let mut m = self.props.clone();

@@ -11,6 +11,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))
         .route("/fqname-to-id", web::post().to(fqname_to_id))
         .route("/id-to-fqname", web::post().to(id_to_fqname))
+        .route("/contrail-push-status", web::get().to(push_status))
         .route("/{collection}", web::get().to(list))
         .route("/{kind}/{uuid}", web::get().to(read));
 }
@@ -174,4 +175,21 @@ async fn id_to_fqname(caller: Caller, bytes: web::Bytes, state: web::Data<Contra
     let o =
         objects(&state).await?.into_iter().find(|o| o.uuid == uuid).ok_or_else(|| not_found(&format!("ID {uuid}")))?;
     Ok(HttpResponse::Ok().json(json!({"fq_name": o.fq_name, "type": o.kind})))
+}
+
+/// How far the push to the external contrail-api is behind (not a
+/// contrail-api resource: ironbark's own introspection).
+async fn push_status(caller: Caller, state: web::Data<ContrailState>) -> Result<HttpResponse> {
+    admin(&caller)?;
+    let s = state.storage.read(crate::storage::contrail_outbox::status).await?;
+    let last_error = s.last_failure.map(|e| {
+        json!({
+            "object_type": e.object_type, "object_uuid": e.object_uuid, "op": e.op,
+            "attempts": e.attempts, "error": e.last_error,
+            "next_attempt_at": e.next_attempt_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        })
+    });
+    Ok(HttpResponse::Ok().json(json!({
+        "enabled": state.push_enabled, "pending": s.pending, "failing": s.failing, "last_error": last_error,
+    })))
 }

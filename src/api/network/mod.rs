@@ -35,11 +35,14 @@ pub struct NetworkState {
     /// Public root URL, no trailing slash.
     pub base: String,
     pub storage: Storage,
+    /// Changes are recorded for the Contrail push (`contrail.api_url`).
+    pub contrail_push: bool,
 }
 
 impl NetworkState {
     pub fn new(cfg: &Config, storage: Storage) -> NetworkState {
-        NetworkState { base: cfg.public_url(ServiceKind::Network), storage }
+        let contrail_push = cfg.contrail.push_url().is_some();
+        NetworkState { base: cfg.public_url(ServiceKind::Network), storage, contrail_push }
     }
 }
 

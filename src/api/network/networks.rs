@@ -7,6 +7,7 @@ use super::error::{NeutronError, Result};
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
+use crate::api::contrail::push::network_changed;
 use crate::common::auth::AuthContext;
 use crate::storage::StorageError;
 use crate::storage::network::{self as db, Network};
@@ -184,8 +185,14 @@ fn segment(obj: &Map<String, Value>) -> Result<(Option<String>, Option<String>, 
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
+        let push = state.contrail_push;
         async move {
-            let _ = storage.write(move |c| db::network_delete(c, &id)).await;
+            let _ = storage
+                .write(move |c| {
+                    db::network_delete(c, &id)?;
+                    network_changed(c, push, &id)
+                })
+                .await;
         }
     };
     let created =
@@ -218,6 +225,7 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
         updated_at: t,
     };
     let row = n.clone();
+    let push = state.contrail_push;
     let taken = state
         .storage
         .write(move |c| {
@@ -230,6 +238,7 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
                 return Ok(true);
             }
             db::network_insert(c, &row)?;
+            network_changed(c, push, &row.uuid)?;
             Ok(false)
         })
         .await?;
@@ -289,7 +298,14 @@ async fn update(
     n.updated_at = now();
     n.revision_number += 1;
     let row = n.clone();
-    state.storage.write(move |c| db::network_update(c, &row)).await?;
+    let push = state.contrail_push;
+    state
+        .storage
+        .write(move |c| {
+            db::network_update(c, &row)?;
+            network_changed(c, push, &row.uuid)
+        })
+        .await?;
     let subnets = subnet_ids(&state, vec![n.uuid.clone()]).await?.remove(&n.uuid).unwrap_or_default();
     Ok(HttpResponse::Ok().json(json!({"network": view(&caller, &n, subnets)})))
 }
@@ -300,7 +316,12 @@ async fn delete(caller: Caller, state: web::Data<NetworkState>, id: web::Path<St
         return Err(NeutronError::forbidden("rule:delete_network is disallowed by policy"));
     }
     let uuid = n.uuid.clone();
-    state.storage.write(move |c| db::network_delete(c, &uuid)).await.map_err(|e| match e {
+    let push = state.contrail_push;
+    let deleted = state.storage.write(move |c| {
+        db::network_delete(c, &uuid)?;
+        network_changed(c, push, &uuid)
+    });
+    deleted.await.map_err(|e| match e {
         StorageError::Conflict(m) => NeutronError::Conflict("NetworkInUse", m),
         other => other.into(),
     })?;

@@ -13,6 +13,7 @@ use super::security_groups;
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
+use crate::api::contrail::push::PortSync;
 use crate::common::auth::AuthContext;
 use crate::storage::network::{self as db, IpAllocation, Port, Subnet};
 use crate::storage::{DbConn, StorageError};
@@ -373,8 +374,15 @@ fn address_pairs(v: &Value) -> Result<String> {
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
+        let push = state.contrail_push;
         async move {
-            let _ = storage.write(move |c| db::port_delete(c, &id)).await;
+            let _ = storage
+                .write(move |c| {
+                    let sync = PortSync::begin(c, push, &id)?;
+                    db::port_delete(c, &id)?;
+                    sync.finish(c)
+                })
+                .await;
         }
     };
     let created =
@@ -425,10 +433,12 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
     security_groups::check_port_security(p.port_security_enabled, groups.as_deref(), "[]")?;
     let admin = caller.is_admin();
     let explicit_mac = mac.is_some();
+    let push = state.contrail_push;
     let outcome = state
         .storage
         .write(move |c| {
             crate::storage::security_groups::quota_check(c, &p.project_id, "port")?;
+            let sync = PortSync::begin(c, push, &p.uuid)?;
             p.security_groups = security_groups::port_groups(c, &p, admin, groups.as_deref())?;
             // A generated MAC that collides is simply drawn again.
             let mut tries = 0;
@@ -447,6 +457,7 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
             }
             // A failure rolls the port back with the transaction.
             allocate(c, &p.network_uuid, &p.uuid, fixed.as_deref())?.map_err(StorageError::from)?;
+            sync.finish(c)?;
             let ips = db::allocations_of_ports(c, std::slice::from_ref(&p.uuid))?;
             Ok(Ok((p, ips)))
         })
@@ -520,9 +531,13 @@ async fn update(
     let fixed = obj.get("fixed_ips").map(parse_fixed_ips).transpose()?;
     p.updated_at = now();
     p.revision_number += 1;
+    let push = state.contrail_push;
     let outcome = state
         .storage
         .write(move |c| {
+            // Before anything changes: a new binding host or new addresses
+            // also touch the objects of the old ones.
+            let sync = PortSync::begin(c, push, &p.uuid)?;
             if let Some(ids) = &groups {
                 p.security_groups = security_groups::port_groups(c, &p, admin, Some(ids))?;
             }
@@ -534,6 +549,7 @@ async fn update(
                 db::allocations_release(c, &p.uuid)?;
                 allocate(c, &p.network_uuid, &p.uuid, Some(&fixed))?.map_err(StorageError::from)?;
             }
+            sync.finish(c)?;
             let ips = db::allocations_of_ports(c, std::slice::from_ref(&p.uuid))?;
             Ok((p, ips))
         })
@@ -548,6 +564,14 @@ async fn delete(caller: Caller, state: web::Data<NetworkState>, id: web::Path<St
         return Err(NeutronError::forbidden("rule:delete_port is disallowed by policy"));
     }
     let uuid = p.uuid.clone();
-    state.storage.write(move |c| db::port_delete(c, &uuid)).await?;
+    let push = state.contrail_push;
+    state
+        .storage
+        .write(move |c| {
+            let sync = PortSync::begin(c, push, &uuid)?;
+            db::port_delete(c, &uuid)?;
+            sync.finish(c)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,6 +11,7 @@ use super::ipam::{Cidr, parse_ip, parse_pools, pools_json};
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
+use crate::api::contrail::push::network_changed;
 use crate::common::auth::AuthContext;
 use crate::storage::StorageError;
 use crate::storage::network::{self as db, Subnet};
@@ -154,8 +155,15 @@ fn gateway(obj: &Map<String, Value>, cidr: &Cidr) -> Result<Option<IpAddr>> {
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
+        let push = state.contrail_push;
         async move {
-            let _ = storage.write(move |c| db::subnet_delete(c, &id)).await;
+            let _ = storage
+                .write(move |c| {
+                    let network = db::subnet(c, &id)?.network_uuid;
+                    db::subnet_delete(c, &id)?;
+                    network_changed(c, push, &network)
+                })
+                .await;
         }
     };
     let created =
@@ -225,6 +233,7 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
         updated_at: t,
     };
     let row = s.clone();
+    let push = state.contrail_push;
     let overlap = state
         .storage
         .write(move |c| {
@@ -235,6 +244,8 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
                 }
             }
             db::subnet_insert(c, &row)?;
+            // The subnet is part of its virtual-network's IPAM ref.
+            network_changed(c, push, &row.network_uuid)?;
             Ok(None)
         })
         .await?;
@@ -290,7 +301,14 @@ async fn update(
     s.updated_at = now();
     s.revision_number += 1;
     let row = s.clone();
-    state.storage.write(move |c| db::subnet_update(c, &row)).await?;
+    let push = state.contrail_push;
+    state
+        .storage
+        .write(move |c| {
+            db::subnet_update(c, &row)?;
+            network_changed(c, push, &row.network_uuid)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"subnet": view(&s)})))
 }
 
@@ -299,8 +317,13 @@ async fn delete(caller: Caller, state: web::Data<NetworkState>, id: web::Path<St
     if !owns(&caller, &s.project_id) {
         return Err(NeutronError::forbidden("rule:delete_subnet is disallowed by policy"));
     }
-    let uuid = s.uuid.clone();
-    state.storage.write(move |c| db::subnet_delete(c, &uuid)).await.map_err(|e| match e {
+    let (uuid, network) = (s.uuid.clone(), s.network_uuid.clone());
+    let push = state.contrail_push;
+    let deleted = state.storage.write(move |c| {
+        db::subnet_delete(c, &uuid)?;
+        network_changed(c, push, &network)
+    });
+    deleted.await.map_err(|e| match e {
         StorageError::Conflict(m) => NeutronError::Conflict("SubnetInUse", m),
         other => other.into(),
     })?;

@@ -1,0 +1,1 @@
+DROP TABLE contrail_outbox;
