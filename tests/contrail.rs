@@ -4,35 +4,11 @@
 
 mod common;
 
-use common::TestServer;
+use common::{Api, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Api<'a> {
-    s: &'a TestServer,
-    token: String,
-}
-
 impl Api<'_> {
-    fn call(&self, method: Method, url: String, body: Option<Value>) -> reqwest::blocking::Response {
-        let mut r = self
-            .s
-            .client
-            .request(method, url)
-            .header("X-Auth-Token", &self.token)
-            .header("X-OpenStack-Ironic-API-Version", "1.67");
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send().unwrap()
-    }
-
-    fn create(&self, root: &str, path: &str, body: Value) -> Value {
-        let r = self.call(Method::POST, format!("{root}{path}"), Some(body));
-        assert!(r.status().is_success(), "POST {path}: {}", r.status());
-        r.json().unwrap()
-    }
-
     fn vnc(&self, path: &str) -> Value {
         let r = self.call(Method::GET, format!("{}{path}", self.s.contrail), None);
         assert_eq!(r.status(), 200, "GET {path}");

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Db, TestServer};
+use common::{Api, Db, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -162,36 +162,7 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-struct Api<'a> {
-    s: &'a TestServer,
-    token: String,
-}
-
 impl Api<'_> {
-    fn call(&self, method: Method, url: String, body: Option<Value>) -> reqwest::blocking::Response {
-        let mut r = self
-            .s
-            .client
-            .request(method, url)
-            .header("X-Auth-Token", &self.token)
-            .header("X-OpenStack-Ironic-API-Version", "1.67");
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send().unwrap()
-    }
-
-    fn create(&self, root: &str, path: &str, body: Value) -> Value {
-        let r = self.call(Method::POST, format!("{root}{path}"), Some(body));
-        assert!(r.status().is_success(), "POST {path}: {}", r.status());
-        r.json().unwrap()
-    }
-
-    fn delete(&self, root: &str, path: &str) {
-        let r = self.call(Method::DELETE, format!("{root}{path}"), None);
-        assert!(r.status().is_success(), "DELETE {path}: {}", r.status());
-    }
-
     /// An object as ironbark's own (read) VNC API shows it.
     fn vnc(&self, kind: &str, uuid: &str) -> Value {
         let r = self.call(Method::GET, format!("{}/{kind}/{uuid}", self.s.contrail), None);

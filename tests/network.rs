@@ -6,55 +6,9 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{Db, TestServer};
+use common::{Db, Net, TestServer};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
-
-struct Net<'a> {
-    s: &'a TestServer,
-    token: String,
-}
-
-impl<'a> Net<'a> {
-    fn new(s: &'a TestServer, token: String) -> Self {
-        Net { s, token }
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
-        let mut r =
-            self.s.client.request(method, format!("{}{path}", self.s.network)).header("X-Auth-Token", &self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send().unwrap()
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let r = self.call(reqwest::Method::GET, path, None);
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.json().unwrap()
-    }
-
-    fn post(&self, path: &str, body: Value) -> Response {
-        self.call(reqwest::Method::POST, path, Some(body))
-    }
-
-    fn create(&self, kind: &str, body: Value) -> Value {
-        let r = self.post(&format!("/v2.0/{kind}s"), json!({ kind: body }));
-        let status = r.status();
-        let v: Value = r.json().unwrap();
-        assert_eq!(status, 201, "create {kind}: {v}");
-        v[kind].clone()
-    }
-
-    fn put(&self, path: &str, body: Value) -> Response {
-        self.call(reqwest::Method::PUT, path, Some(body))
-    }
-
-    fn delete(&self, path: &str) -> Response {
-        self.call(reqwest::Method::DELETE, path, None)
-    }
-}
 
 /// Asserts Neutron's error body; returns its type.
 fn error(r: Response, status: u16) -> String {
@@ -87,7 +41,7 @@ fn networks_and_subnets(s: &TestServer) {
     let admin = Net::new(s, s.admin_token());
     let (pid, token) = s.project_user("net-tenant", "net-user", "member");
     let user = Net::new(s, token);
-    let net = user.create("network", json!({"name": "n1"}));
+    let net = user.create("network", "networks", json!({"name": "n1"}));
     assert_eq!((net["status"].as_str(), net["project_id"].as_str()), (Some("ACTIVE"), Some(pid.as_str())));
     assert_eq!(net["mtu"], 1500);
     assert!(net.get("provider:network_type").is_none(), "provider attributes are admin-only");
@@ -96,6 +50,7 @@ fn networks_and_subnets(s: &TestServer) {
     error(user.post("/v2.0/networks", json!({"network": {"provider:network_type": "vlan"}})), 403);
     let vlan = admin.create(
         "network",
+        "networks",
         json!({"name": "v100", "provider:network_type": "vlan",
         "provider:physical_network": "physnet1", "provider:segmentation_id": 100, "shared": true}),
     );
@@ -139,6 +94,7 @@ fn networks_and_subnets(s: &TestServer) {
     // subnets
     let sub = user.create(
         "subnet",
+        "subnets",
         json!({"network_id": nid, "cidr": "10.30.0.0/24", "ip_version": 4, "name": "s1",
         "dns_nameservers": ["10.30.0.2"], "host_routes": [{"destination": "10.40.0.0/16", "nexthop": "10.30.0.254"}]}),
     );
@@ -167,6 +123,7 @@ fn networks_and_subnets(s: &TestServer) {
     }
     let v6 = user.create(
         "subnet",
+        "subnets",
         json!({"network_id": nid, "cidr": "2001:db8:30::/64", "ip_version": 6,
         "ipv6_address_mode": "dhcpv6-stateful", "ipv6_ra_mode": "dhcpv6-stateful"}),
     );
@@ -179,7 +136,7 @@ fn networks_and_subnets(s: &TestServer) {
     assert_eq!(r.json::<Value>().unwrap()["network"]["name"], "n1b");
     // list conventions: filters, fields, sorting, paging
     for name in ["pa", "pb", "pc", "pd"] {
-        user.create("network", json!({ "name": name }));
+        user.create("network", "networks", json!({ "name": name }));
     }
     let v = user.get("/v2.0/networks?sort_key=name&sort_dir=asc&limit=2&fields=name&fields=id");
     let page: Vec<&str> = v["networks"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
@@ -198,7 +155,7 @@ fn networks_and_subnets(s: &TestServer) {
     error(user.call(reqwest::Method::GET, "/v2.0/networks?limit=x", None), 400);
     // delete: subnet then network
     assert_eq!(user.delete(&format!("/v2.0/subnets/{}", v6["id"].as_str().unwrap())).status(), 204);
-    let port = user.create("port", json!({"network_id": nid}));
+    let port = user.create("port", "ports", json!({"network_id": nid}));
     assert_eq!(error(user.delete(&format!("/v2.0/networks/{nid}")), 409), "NetworkInUse");
     assert_eq!(error(user.delete(&format!("/v2.0/subnets/{sid}")), 409), "SubnetInUse");
     assert_eq!(user.delete(&format!("/v2.0/ports/{}", port["id"].as_str().unwrap())).status(), 204);
@@ -209,15 +166,16 @@ fn networks_and_subnets(s: &TestServer) {
 
 fn ports_and_addresses(s: &TestServer) {
     let admin = Net::new(s, s.admin_token());
-    let net = admin.create("network", json!({"name": "pnet"}));
+    let net = admin.create("network", "networks", json!({"name": "pnet"}));
     let nid = net["id"].as_str().unwrap();
     let sub = admin.create(
         "subnet",
+        "subnets",
         json!({"network_id": nid, "cidr": "10.50.0.0/24", "ip_version": 4,
         "allocation_pools": [{"start": "10.50.0.10", "end": "10.50.0.12"}]}),
     );
     let sid = sub["id"].as_str().unwrap();
-    let p1 = admin.create("port", json!({"network_id": nid, "name": "p1"}));
+    let p1 = admin.create("port", "ports", json!({"network_id": nid, "name": "p1"}));
     assert_eq!(p1["status"], "DOWN");
     assert_eq!(p1["binding:vif_type"], "unbound");
     assert!(p1["mac_address"].as_str().unwrap().starts_with("fa:16:3e:"));
@@ -225,7 +183,7 @@ fn ports_and_addresses(s: &TestServer) {
     assert!(["10.50.0.10", "10.50.0.11", "10.50.0.12"].contains(&ip1.as_str()), "{ip1}");
     assert_eq!(p1["fixed_ips"][0]["subnet_id"], sid);
     // an explicit address, outside the pool but inside the subnet, is allowed once
-    let p2 = admin.create("port", json!({"network_id": nid, "fixed_ips": [{"ip_address": "10.50.0.100"}]}));
+    let p2 = admin.create("port", "ports", json!({"network_id": nid, "fixed_ips": [{"ip_address": "10.50.0.100"}]}));
     assert_eq!(p2["fixed_ips"][0]["ip_address"], "10.50.0.100");
     let taken =
         admin.post("/v2.0/ports", json!({"port": {"network_id": nid, "fixed_ips": [{"ip_address": "10.50.0.100"}]}}));
@@ -239,16 +197,17 @@ fn ports_and_addresses(s: &TestServer) {
         error(admin.post("/v2.0/ports", json!({"port": {"network_id": nid, "fixed_ips": bad}})), 400);
     }
     // the pool runs out
-    admin.create("port", json!({"network_id": nid}));
-    admin.create("port", json!({"network_id": nid}));
+    admin.create("port", "ports", json!({"network_id": nid}));
+    admin.create("port", "ports", json!({"network_id": nid}));
     let full = admin.post("/v2.0/ports", json!({"port": {"network_id": nid}}));
     assert_eq!(error(full, 409), "IpAddressGenerationFailure");
     // deleting a port returns its address
     assert_eq!(admin.delete(&format!("/v2.0/ports/{}", p1["id"].as_str().unwrap())).status(), 204);
-    let again = admin.create("port", json!({"network_id": nid}));
+    let again = admin.create("port", "ports", json!({"network_id": nid}));
     assert_eq!(again["fixed_ips"][0]["ip_address"], ip1.as_str());
     // MACs: explicit, duplicate, invalid
-    let m = admin.create("port", json!({"network_id": nid, "mac_address": "52:54:00:12:34:56", "fixed_ips": []}));
+    let m =
+        admin.create("port", "ports", json!({"network_id": nid, "mac_address": "52:54:00:12:34:56", "fixed_ips": []}));
     assert_eq!(m["fixed_ips"], json!([]));
     let dup = admin
         .post("/v2.0/ports", json!({"port": {"network_id": nid, "mac_address": "52:54:00:12:34:56", "fixed_ips": []}}));
@@ -261,7 +220,7 @@ fn ports_and_addresses(s: &TestServer) {
     let pid2 = p2["id"].as_str().unwrap();
     let r = admin.put(&format!("/v2.0/ports/{pid2}"), json!({"port": {"fixed_ips": [{"ip_address": "10.50.0.101"}]}}));
     assert_eq!(r.json::<Value>().unwrap()["port"]["fixed_ips"][0]["ip_address"], "10.50.0.101");
-    admin.create("port", json!({"network_id": nid, "fixed_ips": [{"ip_address": "10.50.0.100"}]}));
+    admin.create("port", "ports", json!({"network_id": nid, "fixed_ips": [{"ip_address": "10.50.0.100"}]}));
     // binding: baremetal with local link information, then unbound
     let bound = admin.put(
         &format!("/v2.0/ports/{pid2}"),
@@ -284,10 +243,10 @@ fn ports_and_addresses(s: &TestServer) {
     // a member may not set binding host or profile, and does not see them
     let (_, token) = s.project_user("port-tenant", "port-user", "member");
     let user = Net::new(s, token);
-    let unet = user.create("network", json!({"name": "u"}));
+    let unet = user.create("network", "networks", json!({"name": "u"}));
     let r = user.post("/v2.0/ports", json!({"port": {"network_id": unet["id"], "binding:host_id": "h"}}));
     error(r, 403);
-    let up = user.create("port", json!({"network_id": unet["id"], "binding:vnic_type": "baremetal"}));
+    let up = user.create("port", "ports", json!({"network_id": unet["id"], "binding:vnic_type": "baremetal"}));
     assert!(up.get("binding:host_id").is_none());
     assert_eq!(up["binding:vnic_type"], "baremetal");
     error(user.call(reqwest::Method::GET, &format!("/v2.0/ports/{pid2}"), None), 404);
@@ -297,10 +256,11 @@ fn ports_and_addresses(s: &TestServer) {
 /// succeed, 50 get IpAddressGenerationFailure, and no address is given twice.
 fn parallel_allocation(s: &TestServer) {
     let admin = Net::new(s, s.admin_token());
-    let net = admin.create("network", json!({"name": "busy"}));
+    let net = admin.create("network", "networks", json!({"name": "busy"}));
     let nid = net["id"].as_str().unwrap().to_string();
     admin.create(
         "subnet",
+        "subnets",
         json!({"network_id": nid, "cidr": "10.60.0.0/24", "ip_version": 4,
         "allocation_pools": [{"start": "10.60.0.100", "end": "10.60.0.149"}]}),
     );
@@ -341,9 +301,9 @@ fn parallel_allocation(s: &TestServer) {
 fn vif_binding(s: &TestServer) {
     let token = s.admin_token();
     let admin = Net::new(s, token.clone());
-    let net = admin.create("network", json!({"name": "bms"}));
-    admin.create("subnet", json!({"network_id": net["id"], "cidr": "10.70.0.0/24", "ip_version": 4}));
-    let vif = admin.create("port", json!({"network_id": net["id"]}));
+    let net = admin.create("network", "networks", json!({"name": "bms"}));
+    admin.create("subnet", "subnets", json!({"network_id": net["id"], "cidr": "10.70.0.0/24", "ip_version": 4}));
+    let vif = admin.create("port", "ports", json!({"network_id": net["id"]}));
     let vif_id = vif["id"].as_str().unwrap();
     let bm = |method: reqwest::Method, path: &str, body: Option<Value>| {
         let mut r = s

@@ -5,68 +5,17 @@
 
 mod common;
 
-use common::TestServer;
+use common::{Net, TestServer};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
-struct Net<'a> {
-    s: &'a TestServer,
-    token: String,
-}
-
-impl<'a> Net<'a> {
-    fn new(s: &'a TestServer, token: String) -> Self {
-        Net { s, token }
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
-        let mut r =
-            self.s.client.request(method, format!("{}{path}", self.s.network)).header("X-Auth-Token", &self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send().unwrap()
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let r = self.call(reqwest::Method::GET, path, None);
-        let status = r.status();
-        let v: Value = r.json().unwrap();
-        assert_eq!(status, 200, "GET {path}: {v}");
-        v
-    }
-
-    fn get_raw(&self, path: &str) -> Response {
-        self.call(reqwest::Method::GET, path, None)
-    }
-
-    fn post(&self, path: &str, body: Value) -> Response {
-        self.call(reqwest::Method::POST, path, Some(body))
-    }
-
-    /// Creates `{"<kind>": body}` at `/v2.0/<collection>`; 201 expected.
-    fn create(&self, kind: &str, collection: &str, body: Value) -> Value {
-        let r = self.post(&format!("/v2.0/{collection}"), json!({ kind: body }));
-        let status = r.status();
-        let v: Value = r.json().unwrap();
-        assert_eq!(status, 201, "create {kind}: {v}");
-        v[kind].clone()
-    }
-
+impl Net<'_> {
     fn group(&self, name: &str) -> Value {
         self.create("security_group", "security-groups", json!({ "name": name }))
     }
 
     fn rule(&self, body: Value) -> Response {
         self.post("/v2.0/security-group-rules", json!({ "security_group_rule": body }))
-    }
-
-    fn put(&self, path: &str, body: Value) -> Response {
-        self.call(reqwest::Method::PUT, path, Some(body))
-    }
-
-    fn delete(&self, path: &str) -> Response {
-        self.call(reqwest::Method::DELETE, path, None)
     }
 }
 

@@ -188,6 +188,94 @@ pub fn password_auth(user: &str, password: &str, scope: Value) -> Value {
     body
 }
 
+/// A caller of the network service (paths under its root).
+pub struct Net<'a> {
+    pub s: &'a TestServer,
+    pub token: String,
+}
+
+impl<'a> Net<'a> {
+    pub fn new(s: &'a TestServer, token: String) -> Self {
+        Net { s, token }
+    }
+
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
+        let mut r =
+            self.s.client.request(method, format!("{}{path}", self.s.network)).header("X-Auth-Token", &self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().unwrap()
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let r = self.call(reqwest::Method::GET, path, None);
+        let status = r.status();
+        let v: Value = r.json().unwrap();
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    pub fn get_raw(&self, path: &str) -> Response {
+        self.call(reqwest::Method::GET, path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Response {
+        self.call(reqwest::Method::POST, path, Some(body))
+    }
+
+    /// Creates `{"<kind>": body}` at `/v2.0/<collection>`; 201 expected.
+    pub fn create(&self, kind: &str, collection: &str, body: Value) -> Value {
+        let r = self.post(&format!("/v2.0/{collection}"), json!({ kind: body }));
+        let status = r.status();
+        let v: Value = r.json().unwrap();
+        assert_eq!(status, 201, "create {kind}: {v}");
+        v[kind].clone()
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Response {
+        self.call(reqwest::Method::PUT, path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Response {
+        self.call(reqwest::Method::DELETE, path, None)
+    }
+}
+
+/// One caller's requests to any of the services, by full URL (the Ironic
+/// microversion header rides along; the other services ignore it).
+pub struct Api<'a> {
+    pub s: &'a TestServer,
+    pub token: String,
+}
+
+impl Api<'_> {
+    pub fn call(&self, method: reqwest::Method, url: String, body: Option<Value>) -> Response {
+        let mut r = self
+            .s
+            .client
+            .request(method, url)
+            .header("X-Auth-Token", &self.token)
+            .header("X-OpenStack-Ironic-API-Version", "1.67");
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().expect("request")
+    }
+
+    /// POSTs `body` to `root` + `path`; any 2xx expected.
+    pub fn create(&self, root: &str, path: &str, body: Value) -> Value {
+        let r = self.call(reqwest::Method::POST, format!("{root}{path}"), Some(body));
+        assert!(r.status().is_success(), "POST {path}: {}", r.status());
+        r.json().expect("json")
+    }
+
+    pub fn delete(&self, root: &str, path: &str) {
+        let r = self.call(reqwest::Method::DELETE, format!("{root}{path}"), None);
+        assert!(r.status().is_success(), "DELETE {path}: {}", r.status());
+    }
+}
+
 /// Asserts Keystone's error envelope with this status; returns the message.
 pub fn assert_error(r: Response, status: u16) -> String {
     assert_eq!(r.status().as_u16(), status, "status");
