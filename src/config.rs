@@ -106,6 +106,20 @@ impl Default for TokenConfig {
 pub struct FakeConfig {
     /// How long each power or provision step takes, milliseconds.
     pub delay_ms: u64,
+    /// Where each fake node's disk file lives; default `<data_dir>/fake-disks`.
+    pub disk_dir: Option<PathBuf>,
+    /// How cleaning erases a fake node's disk.
+    pub erase: EraseMode,
+}
+
+/// How cleaning erases a disk: its partition metadata (first and last MiB)
+/// or every byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EraseMode {
+    Metadata,
+    #[default]
+    Full,
 }
 
 /// The image service's store and limits.
@@ -343,6 +357,10 @@ impl Config {
 
     pub fn keys_dir(&self) -> PathBuf {
         self.data_dir.join("keys")
+    }
+
+    pub fn fake_disk_dir(&self) -> PathBuf {
+        self.fake.disk_dir.clone().unwrap_or_else(|| self.data_dir.join("fake-disks"))
     }
 
     pub fn image_store_dir(&self) -> PathBuf {

@@ -6,5 +6,6 @@ pub mod common;
 pub mod config;
 pub mod drivers;
 pub mod engine;
+pub mod reporters;
 pub mod server;
 pub mod storage;

@@ -14,6 +14,7 @@ use crate::common::auth::Authenticator;
 use crate::common::request_id::CommonHeaders;
 use crate::common::token::KeyRing;
 use crate::config::{Config, ServiceKind, clouds_yaml, ensure_dir};
+use crate::drivers::fake_disk::Disks;
 use crate::engine::{Engine, Settings, Worker};
 use crate::storage::Storage;
 use crate::storage::baremetal::{self as bm, Conductor};
@@ -76,16 +77,23 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
     let storage = open_storage(&cfg)?;
     let auth = authenticator(&cfg, &storage)?;
     let report = bootstrap::run(&cfg, &storage, &auth)?;
-    let settings = Settings { host: cfg.conductor_name(), fake_delay: Duration::from_millis(cfg.fake.delay_ms) };
+    let store: Arc<dyn crate::storage::image_store::ImageStore> = Arc::new(
+        FsStore::open(&cfg.image_store_dir())
+            .map_err(|e| anyhow::anyhow!("cannot open the image store {}: {e}", cfg.image_store_dir().display()))?,
+    );
+    let settings = Settings {
+        host: cfg.conductor_name(),
+        fake_delay: Duration::from_millis(cfg.fake.delay_ms),
+        disks: Disks::new(cfg.fake_disk_dir(), cfg.fake.erase),
+        images: Some(store.clone()),
+    };
     let (engine, worker) = Engine::new(storage.clone(), settings);
     register_conductor(&storage, engine.host())?;
     let resumed = engine.resume_interrupted()?;
     if resumed > 0 {
         tracing::info!(nodes = resumed, "resuming work interrupted by the previous stop");
     }
-    let store = FsStore::open(&cfg.image_store_dir())
-        .map_err(|e| anyhow::anyhow!("cannot open the image store {}: {e}", cfg.image_store_dir().display()))?;
-    let images = Arc::new(api::image::ImageState::new(&cfg, storage.clone(), Arc::new(store)));
+    let images = Arc::new(api::image::ImageState::new(&cfg, storage.clone(), store));
     Ok(Prepared { config: cfg, storage, auth: web::Data::new(auth), report, engine, images, worker, listeners })
 }
 
@@ -296,10 +304,9 @@ impl Prepared {
             }
         });
         // Only requests write the outbox; this task alone talks to the external API.
-        let contrail_push = cfg
-            .contrail
-            .push_url()
-            .map(|_| actix_web::rt::spawn(api::contrail::push::run(cfg.contrail.clone(), self.storage.clone())));
+        let contrail_push = cfg.contrail.push_url().map(|_| {
+            actix_web::rt::spawn(crate::reporters::contrail::push::run(cfg.contrail.clone(), self.storage.clone()))
+        });
         let results = futures_util::future::join_all(servers).await;
         housekeeping.abort();
         if let Some(task) = contrail_push {

@@ -3,7 +3,11 @@
 //! `fake-hardware` completes everything after a configurable delay; the
 //! BMC conversations of `ipmi` and `redfish` are not built yet, so their
 //! nodes validate and enrol but their power and provision work fails with
-//! a clear `last_error`.
+//! a clear `last_error`. A fake node's deploy writes its image to a disk
+//! file ([`fake_disk`]) with a config drive ([`configdrive`]).
+
+pub mod configdrive;
+pub mod fake_disk;
 
 use std::time::Duration;
 

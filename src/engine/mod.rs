@@ -7,7 +7,9 @@
 //! restarted process finds every node it was working on and resumes it.
 
 pub mod events;
+pub mod ipam;
 pub mod states;
+pub mod vifs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +17,11 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::drivers::configdrive;
+use crate::drivers::fake_disk::{Disks, ImageToWrite};
 use crate::drivers::{Hardware, StepError};
 use crate::storage::baremetal::{self as bm, HistoryEntry, Node};
+use crate::storage::image_store::{ImageStore, open_verified};
 use crate::storage::{DbConn, Storage, StorageError};
 pub use events::{Event, EventKind};
 use states::{Event as Fsm, PowerState, ProvisionState as S, Verb};
@@ -68,6 +73,10 @@ pub struct Settings {
     pub host: String,
     /// How long each fake-hardware step takes.
     pub fake_delay: Duration,
+    /// Fake nodes' disks.
+    pub disks: Disks,
+    /// Where deploys read instance images from.
+    pub images: Option<Arc<dyn ImageStore>>,
 }
 
 struct Inner {
@@ -337,12 +346,13 @@ impl Engine {
             let host = self.host().to_string();
             let id = uuid.to_string();
             let delay = self.settings().fake_delay;
+            let disks = self.settings().disks.clone();
             let (moves, pending) = self
                 .inner
                 .storage
                 .write(move |c| {
                     let n = bm::node(c, &id)?;
-                    let (moves, n) = Self::run_immediate(c, n, &host, delay)?;
+                    let (moves, n) = Self::run_immediate(c, n, &host, delay, Some(&disks))?;
                     let state = state_of(&n);
                     if n.reservation.as_deref() != Some(host.as_str()) {
                         return Ok((moves, None));
@@ -356,10 +366,18 @@ impl Engine {
                 .await?;
             self.emit_moves(uuid, moves);
             let Some((state, n)) = pending else { return Ok(()) };
-            let hw = Hardware::for_node(&n, self.settings().fake_delay);
-            let outcome = hw.provision_step(state).await;
+            let (outcome, record) = match disk_work(&self.settings().disks, state, &n) {
+                Some(work) => match self.do_disk_work(&n, work).await {
+                    Ok(record) => (Ok(()), record),
+                    Err(e) => (Err(e), None),
+                },
+                None => {
+                    let hw = Hardware::for_node(&n, self.settings().fake_delay);
+                    (hw.provision_step(state).await, None)
+                }
+            };
             let (event, error) = Self::outcome_event(state, &n, outcome);
-            if !self.finish_step(uuid, state, event, error).await? {
+            if !self.finish_step(uuid, state, event, error, record).await? {
                 return Ok(());
             }
         }
@@ -373,6 +391,7 @@ impl Engine {
         mut n: Node,
         host: &str,
         delay: Duration,
+        disks: Option<&Disks>,
     ) -> Result<(Vec<Move>, Node), StorageError> {
         let mut moves = Vec::new();
         loop {
@@ -380,10 +399,13 @@ impl Engine {
             if n.reservation.as_deref() != Some(host) || !state.is_engine_work() {
                 return Ok((moves, n));
             }
+            if disks.is_some_and(|d| disk_work(d, state, &n).is_some()) {
+                return Ok((moves, n));
+            }
             let Some(outcome) = Hardware::for_node(&n, delay).immediate_step(state) else { return Ok((moves, n)) };
             let (event, error) = Self::outcome_event(state, &n, outcome);
             let uuid = n.uuid.clone();
-            match Self::apply_outcome(c, n, state, event, error.clone(), host)? {
+            match Self::apply_outcome(c, n, state, event, error.clone(), host, None)? {
                 Some((next, target)) => moves.push((state, next, event, target, error)),
                 None => return Ok((moves, bm::node(c, &uuid)?)),
             }
@@ -419,6 +441,7 @@ impl Engine {
     /// Applies a step's outcome to a node in `state` held by `host`, in the
     /// caller's transaction. Returns the new state and target, or `None`
     /// when the node went elsewhere meanwhile.
+    #[allow(clippy::too_many_arguments)]
     fn apply_outcome(
         c: &mut DbConn,
         mut n: Node,
@@ -426,6 +449,7 @@ impl Engine {
         event: Fsm,
         error: Option<String>,
         host: &str,
+        record: Option<DiskRecord>,
     ) -> Result<Option<(S, Option<String>)>, StorageError> {
         if state_of(&n) != state || n.reservation.as_deref() != Some(host) {
             return Ok(None);
@@ -453,6 +477,22 @@ impl Engine {
         if !next.is_engine_work() {
             n.reservation = None;
         }
+        if matches!(state, S::Deploying) {
+            // The drive holds the tenant's user data and keys: it is on the
+            // disk now, or the deploy failed; either way it is not kept here.
+            let mut internal: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+            if internal.remove("configdrive").is_some() {
+                n.driver_internal_info = serde_json::Value::Object(internal).to_string();
+            }
+        }
+        if let Some(DiskRecord { key, value, note }) = record {
+            let mut internal: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+            internal.insert(key.into(), value);
+            n.driver_internal_info = serde_json::Value::Object(internal).to_string();
+            bm::history_insert(c, &Self::history(&n, host, &Actor::default(), "INFO", note, "provisioning"))?;
+        }
         let (severity, note) = match &error {
             Some(e) => ("ERROR", e.clone()),
             None => ("INFO", format!("Provision state changed from {state} to {next}")),
@@ -463,7 +503,14 @@ impl Engine {
     }
 
     /// Applies the outcome of a step; false when the node went elsewhere.
-    async fn finish_step(&self, uuid: &str, state: S, event: Fsm, error: Option<String>) -> Result<bool, StorageError> {
+    async fn finish_step(
+        &self,
+        uuid: &str,
+        state: S,
+        event: Fsm,
+        error: Option<String>,
+        record: Option<DiskRecord>,
+    ) -> Result<bool, StorageError> {
         let host = self.host().to_string();
         let id = uuid.to_string();
         let err = error.clone();
@@ -472,7 +519,7 @@ impl Engine {
             .storage
             .write(move |c| {
                 let n = bm::node(c, &id)?;
-                Self::apply_outcome(c, n, state, event, err, &host)
+                Self::apply_outcome(c, n, state, event, err, &host, record)
             })
             .await?;
         let Some((next, target)) = moved else { return Ok(false) };
@@ -578,6 +625,130 @@ impl PowerState {
         match self {
             PowerState::Rebooting | PowerState::SoftRebooting | PowerState::On => PowerState::On,
             PowerState::Off | PowerState::SoftOff => PowerState::Off,
+        }
+    }
+}
+
+/// What a fake node's disk needs done in a step.
+#[derive(Debug, Clone, Copy)]
+enum DiskWork {
+    /// Write the instance image and config drive.
+    Deploy,
+    /// Erase what a deploy wrote.
+    Erase,
+}
+
+/// A step's record of disk work: stored in `driver_internal_info[key]`
+/// and noted in the node's history.
+struct DiskRecord {
+    key: &'static str,
+    value: serde_json::Value,
+    note: String,
+}
+
+fn json_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// The disk work, if any, of a fake-hardware node's step in `state`.
+fn disk_work(disks: &Disks, state: S, n: &Node) -> Option<DiskWork> {
+    if n.driver != "fake-hardware" {
+        return None;
+    }
+    match state {
+        S::Deploying => {
+            let wants = json_map(&n.instance_info).contains_key("image_source")
+                || json_map(&n.driver_internal_info).contains_key("configdrive");
+            wants.then_some(DiskWork::Deploy)
+        }
+        S::Cleaning => disks.has_data(&n.uuid).then_some(DiskWork::Erase),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// Does a fake node's disk work off the async executor.
+    async fn do_disk_work(&self, n: &Node, work: DiskWork) -> Result<Option<DiskRecord>, StepError> {
+        let disks = self.settings().disks.clone();
+        let node = n.uuid.clone();
+        let joined = |e: tokio::task::JoinError| StepError(format!("disk work stopped: {e}"));
+        match work {
+            DiskWork::Erase => {
+                let erased = tokio::task::spawn_blocking(move || disks.erase(&node)).await.map_err(joined)??;
+                Ok(erased.map(|mut value| {
+                    value["erased_at"] = serde_json::json!(now().and_utc().to_rfc3339());
+                    let note = format!(
+                        "Disk erased ({} mode): {} of {} bytes zeroed",
+                        value["mode"].as_str().unwrap_or_default(),
+                        value["bytes_zeroed"].as_u64().unwrap_or(0),
+                        value["disk_bytes"].as_u64().unwrap_or(0)
+                    );
+                    DiskRecord { key: "disk_erase", value, note }
+                }))
+            }
+            DiskWork::Deploy => {
+                let image = self.image_to_deploy(n).await?;
+                let drive = match json_map(&n.driver_internal_info).get("configdrive") {
+                    Some(v) => Some(configdrive::image_of(v).map_err(|e| StepError(e.to_string()))?),
+                    None => None,
+                };
+                let store = self.inner.settings.images.clone();
+                let mut value = tokio::task::spawn_blocking(move || {
+                    let image = match (image, store) {
+                        (Some((id, fmt, sha)), Some(store)) => {
+                            let data = open_verified(store.as_ref(), &id, &sha).map_err(|e| {
+                                StepError(format!("Image {id} cannot be read from the image store: {e}"))
+                            })?;
+                            Some(ImageToWrite { id, disk_format: fmt, data: Box::new(data) })
+                        }
+                        (Some((id, ..)), None) => {
+                            return Err(StepError(format!("Image {id} cannot be read: no image store")));
+                        }
+                        (None, _) => None,
+                    };
+                    disks.write(&node, image, drive.as_deref())
+                })
+                .await
+                .map_err(joined)??;
+                value["written_at"] = serde_json::json!(now().and_utc().to_rfc3339());
+                let note = match value.get("image") {
+                    Some(i) => format!(
+                        "Image {} ({}) written to disk: {} bytes",
+                        i["id"].as_str().unwrap_or_default(),
+                        i["disk_format"].as_str().unwrap_or_default(),
+                        i["bytes"].as_u64().unwrap_or(0)
+                    ),
+                    None => "Config drive written; no image from the image service to write".to_string(),
+                };
+                Ok(Some(DiskRecord { key: "fake_disk", value, note }))
+            }
+        }
+    }
+
+    /// `(id, disk_format, sha512)` of the image service's image named by
+    /// `instance_info.image_source`; `None` for a source elsewhere (a URL).
+    async fn image_to_deploy(&self, n: &Node) -> Result<Option<(String, String, String)>, StepError> {
+        let Some(source) = json_map(&n.instance_info).get("image_source").and_then(|v| v.as_str()).map(str::to_string)
+        else {
+            return Ok(None);
+        };
+        let id = source.strip_prefix("glance://").unwrap_or(&source).to_string();
+        if uuid::Uuid::parse_str(&id).is_err() {
+            return Ok(None);
+        }
+        let lookup = id.clone();
+        let img = self
+            .inner
+            .storage
+            .read(move |c| crate::storage::images::image(c, &lookup))
+            .await
+            .map_err(|_| StepError(format!("Image {id} could not be found in the image service.")))?;
+        if img.status != "active" {
+            return Err(StepError(format!("Image {id} is {} and cannot be deployed.", img.status)));
+        }
+        match (img.os_hash_algo.as_deref(), img.os_hash_value) {
+            (Some("sha512"), Some(sha)) => Ok(Some((id, img.disk_format.unwrap_or_else(|| "raw".into()), sha))),
+            _ => Err(StepError(format!("Image {id} has no SHA-512 to verify it against."))),
         }
     }
 }

@@ -2,102 +2,22 @@
 //! firmware components, virtual media, and the agent heartbeat.
 
 use actix_web::{HttpResponse, web};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::error::{BaremetalError, Result};
 use super::nodes::load_visible;
 use super::{Api, BaremetalState, body_object, is_uuid, json_text};
-use crate::api::contrail::push::PortSync;
 use crate::common::policy::{Level, Owner, Rule};
-use crate::storage::baremetal::{self as bm, Node, Page, PortFilter, PortgroupFilter};
-use crate::storage::network as net;
+use crate::engine::vifs::{self, VifError, uses_network_service};
+use crate::storage::baremetal::{self as bm, Node};
 
-const VIF_KEY: &str = "tenant_vif_port_id";
-
-fn all() -> Page {
-    Page { limit: i64::MAX, marker: None, sort: "id", desc: false }
-}
-
-fn vif_of(internal: &str) -> Option<String> {
-    json_text(internal).get(VIF_KEY).and_then(Value::as_str).map(str::to_string)
-}
-
-fn with_vif(internal: &str, vif: Option<&str>) -> String {
-    let mut m: Map<String, Value> = serde_json::from_str(internal).unwrap_or_default();
-    match vif {
-        Some(v) => m.insert(VIF_KEY.into(), json!(v)),
-        None => m.remove(VIF_KEY),
-    };
-    Value::Object(m).to_string()
-}
-
-/// Nodes whose network interface is `flat` or `neutron` attach VIFs that are
-/// ports of the network service: attaching binds the port to the node
-/// (the switch ports of the node's port or portgroup become its
-/// `local_link_information`), detaching unbinds it. `noop` records the VIF only.
-fn uses_network_service(n: &Node) -> bool {
-    matches!(json_text(&n.interfaces).get("network").and_then(Value::as_str), Some("flat" | "neutron"))
-}
-
-/// The binding profile of a VIF on these Ironic ports (one port, or the
-/// members of a portgroup, whose group information is added for a LAG).
-fn binding_profile(ports: &[&bm::Port], group: Option<&bm::Portgroup>) -> Value {
-    let links: Vec<Value> = ports.iter().map(|p| json_text(&p.local_link_connection)).collect();
-    let mut profile = json!({ "local_link_information": links });
-    if let Some(pg) = group {
-        profile["local_group_information"] = json!({
-            "id": pg.uuid, "name": pg.name, "bond_mode": pg.mode,
-            "bond_properties": json_text(&pg.properties),
-        });
-    }
-    profile
-}
-
-/// Binds (or, with `None`, unbinds) network port `vif` for `node`; with
-/// `push`, the port's VMI and the node's VPG are recorded for the Contrail push.
-fn bind_vif(
-    c: &mut crate::storage::DbConn,
-    vif: &str,
-    node: &str,
-    binding: Option<(Value, Option<String>)>,
-    push: bool,
-) -> crate::storage::StorageResult<std::result::Result<(), BaremetalError>> {
-    let sync = PortSync::begin(c, push, vif)?;
-    let mut port = match net::port(c, vif) {
-        Ok(p) => p,
-        Err(crate::storage::StorageError::NotFound { .. }) if binding.is_none() => return Ok(Ok(())),
-        Err(crate::storage::StorageError::NotFound { .. }) => {
-            return Ok(Err(BaremetalError::BadRequest(format!(
-                "Unable to attach VIF {vif}: the network service has no port {vif}"
-            ))));
+impl From<VifError> for BaremetalError {
+    fn from(e: VifError) -> Self {
+        match e {
+            VifError::Locked { node, host } => BaremetalError::locked(&node, &host),
+            VifError::Conflict(m) => BaremetalError::Conflict(m),
+            VifError::BadRequest(m) => BaremetalError::BadRequest(m),
         }
-        Err(e) => return Err(e),
-    };
-    match binding {
-        Some((profile, mac)) => {
-            if !port.host_id.is_empty() && port.host_id != node {
-                return Ok(Err(BaremetalError::Conflict(format!(
-                    "Unable to attach VIF {vif}: the port is bound to {}",
-                    port.host_id
-                ))));
-            }
-            port.vnic_type = "baremetal".into();
-            if let Some(mac) = mac {
-                port.mac_address = mac;
-            }
-            port.set_binding(node, &profile);
-        }
-        None => port.set_binding("", &json!({})),
-    }
-    port.updated_at = chrono::Utc::now().naive_utc();
-    port.revision_number += 1;
-    match net::port_update(c, &port) {
-        Err(crate::storage::StorageError::Duplicate(_)) => Ok(Err(BaremetalError::Conflict(format!(
-            "Unable to attach VIF {vif}: its network already has a port with MAC {}",
-            port.mac_address
-        )))),
-        Err(e) => Err(e),
-        Ok(()) => sync.finish(c).map(Ok),
     }
 }
 
@@ -117,21 +37,7 @@ async fn vifs_list(api: Api, path: web::Path<String>, state: web::Data<Baremetal
     api.require(28)?;
     let n = load_visible(&state, &path, &api).await?;
     let id = n.uuid.clone();
-    let vifs = state
-        .storage()
-        .read(move |c| {
-            let mut out = Vec::new();
-            for pg in
-                bm::portgroups_list(c, &PortgroupFilter { node_uuid: Some(id.clone()), ..Default::default() }, &all())?
-            {
-                out.extend(vif_of(&pg.internal_info));
-            }
-            for p in bm::ports_list(c, &PortFilter { node_uuid: Some(id), ..Default::default() }, &all())? {
-                out.extend(vif_of(&p.internal_info));
-            }
-            Ok(out)
-        })
-        .await?;
+    let vifs = state.storage().read(move |c| vifs::vifs_of_node(c, &id)).await?;
     let list: Vec<Value> = vifs.into_iter().map(|v| json!({"id": v})).collect();
     Ok(HttpResponse::Ok().json(json!({"vifs": list})))
 }
@@ -165,70 +71,8 @@ async fn vif_attach(
     state
         .storage()
         .write(move |c| {
-            let n = bm::node(c, &node)?;
-            if let Some(h) = &n.reservation {
-                return Ok(Err(BaremetalError::locked(&n.uuid, h)));
-            }
-            let pgs = bm::portgroups_list(
-                c,
-                &PortgroupFilter { node_uuid: Some(node.clone()), ..Default::default() },
-                &all(),
-            )?;
-            let ports = bm::ports_list(c, &PortFilter { node_uuid: Some(node.clone()), ..Default::default() }, &all())?;
-            let attached = pgs.iter().any(|p| vif_of(&p.internal_info).as_deref() == Some(vif.as_str()))
-                || ports.iter().any(|p| vif_of(&p.internal_info).as_deref() == Some(vif.as_str()));
-            if attached {
-                return Ok(Err(BaremetalError::Conflict(format!(
-                    "Unable to attach VIF because VIF {vif} is already attached to node {node}"
-                ))));
-            }
-            // A portgroup first (it bonds its ports), then a free standalone port.
-            // A portgroup without ports cannot carry traffic: it is skipped.
-            if let Some(pg) = pgs.into_iter().find(|p| {
-                want_port.is_none()
-                    && want_pg.as_ref().is_none_or(|w| *w == p.uuid)
-                    && vif_of(&p.internal_info).is_none()
-                    && ports.iter().any(|port| port.portgroup_uuid.as_deref() == Some(p.uuid.as_str()))
-            }) {
-                let mut pg = pg;
-                if bind {
-                    let members: Vec<&bm::Port> =
-                        ports.iter().filter(|p| p.portgroup_uuid.as_deref() == Some(pg.uuid.as_str())).collect();
-                    let mac = pg.address.clone().or_else(|| members.first().map(|p| p.address.clone()));
-                    if let Err(e) = bind_vif(c, &vif, &node, Some((binding_profile(&members, Some(&pg)), mac)), push)? {
-                        return Ok(Err(e));
-                    }
-                }
-                pg.internal_info = with_vif(&pg.internal_info, Some(&vif));
-                bm::portgroup_update(c, &pg)?;
-                return Ok(Ok(()));
-            }
-            if want_pg.is_some() {
-                return Ok(Err(BaremetalError::BadRequest(format!(
-                    "Portgroup for VIF {vif} is not free or not found."
-                ))));
-            }
-            let free = ports.into_iter().find(|p| {
-                want_port.as_ref().is_none_or(|w| *w == p.uuid)
-                    && p.portgroup_uuid.is_none()
-                    && vif_of(&p.internal_info).is_none()
-            });
-            match free {
-                Some(mut p) => {
-                    if bind {
-                        let profile = binding_profile(&[&p], None);
-                        if let Err(e) = bind_vif(c, &vif, &node, Some((profile, Some(p.address.clone()))), push)? {
-                            return Ok(Err(e));
-                        }
-                    }
-                    p.internal_info = with_vif(&p.internal_info, Some(&vif));
-                    bm::port_update(c, &p)?;
-                    Ok(Ok(()))
-                }
-                None => Ok(Err(BaremetalError::BadRequest(format!(
-                    "Unable to attach VIF {vif}, not enough free physical ports."
-                )))),
-            }
+            Ok(vifs::attach(c, &node, &vif, want_port.as_deref(), want_pg.as_deref(), bind, push)?
+                .map_err(BaremetalError::from))
         })
         .await??;
     Ok(HttpResponse::NoContent().finish())
@@ -259,36 +103,7 @@ async fn vif_detach(
     let push = state.contrail_push;
     state
         .storage()
-        .write(move |c| {
-            for mut pg in bm::portgroups_list(
-                c,
-                &PortgroupFilter { node_uuid: Some(node.clone()), ..Default::default() },
-                &all(),
-            )? {
-                if vif_of(&pg.internal_info).as_deref() == Some(vif.as_str()) {
-                    pg.internal_info = with_vif(&pg.internal_info, None);
-                    bm::portgroup_update(c, &pg)?;
-                    if bind {
-                        return bind_vif(c, &vif, &node, None, push);
-                    }
-                    return Ok(Ok(()));
-                }
-            }
-            for mut p in bm::ports_list(c, &PortFilter { node_uuid: Some(node.clone()), ..Default::default() }, &all())?
-            {
-                if vif_of(&p.internal_info).as_deref() == Some(vif.as_str()) {
-                    p.internal_info = with_vif(&p.internal_info, None);
-                    bm::port_update(c, &p)?;
-                    if bind {
-                        return bind_vif(c, &vif, &node, None, push);
-                    }
-                    return Ok(Ok(()));
-                }
-            }
-            Ok(Err(BaremetalError::BadRequest(format!(
-                "Unable to detach VIF {vif} from node {node} because it is not attached to it."
-            ))))
-        })
+        .write(move |c| Ok(vifs::detach(c, &node, &vif, bind, push)?.map_err(BaremetalError::from)))
         .await??;
     Ok(HttpResponse::NoContent().finish())
 }

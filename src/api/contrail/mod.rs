@@ -3,15 +3,11 @@
 //! the objects a Contrail fabric holds, so that Contrail tooling
 //! (`vnc_api`) can read them. The fabric view is an operator's view:
 //! every request needs the admin role. With `contrail.api_url` set, the
-//! same objects are also pushed to an external contrail-api ([`push`]).
+//! same objects are also pushed to an external contrail-api
+//! ([`crate::reporters::contrail::push`]).
 
 mod error;
-mod fabric;
-mod object;
-pub mod push;
 mod routes;
-mod tenant;
-mod view;
 
 use std::sync::Arc;
 

@@ -4,8 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::error::{ContrailError, Result};
-use super::object::{TYPES, VncObject, is_type};
-use super::{Caller, ContrailState, view};
+use super::{Caller, ContrailState};
+use crate::reporters::contrail::object::{TYPES, VncObject, is_type};
+use crate::reporters::contrail::view;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))

@@ -7,8 +7,8 @@ use super::error::{NeutronError, Result};
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
-use crate::api::contrail::push::network_changed;
 use crate::common::auth::AuthContext;
+use crate::reporters::contrail::push::network_changed;
 use crate::storage::StorageError;
 use crate::storage::network::{self as db, Network};
 use crate::storage::security_groups as sg;

@@ -8,15 +8,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{NeutronError, Result};
-use super::ipam::{Cidr, parse_ip, pools_from_json};
+use super::ipam::{Cidr, parse_ip};
 use super::security_groups;
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
-use crate::api::contrail::push::PortSync;
 use crate::common::auth::AuthContext;
-use crate::storage::network::{self as db, IpAllocation, Port, Subnet};
-use crate::storage::{DbConn, StorageError};
+use crate::engine::ipam::{FixedIp, allocate, random_mac};
+use crate::reporters::contrail::push::PortSync;
+use crate::storage::StorageError;
+use crate::storage::network::{self as db, IpAllocation, Port};
 
 const CREATE: &[&str] = &[
     "network_id",
@@ -159,12 +160,6 @@ async fn show(
     Ok(HttpResponse::Ok().json(json!({"port": select_fields(&req, view(&caller, &p, &ips))})))
 }
 
-/// A locally administered unicast MAC with OpenStack's usual prefix.
-fn random_mac() -> String {
-    let b: [u8; 3] = rand::random();
-    format!("fa:16:3e:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2])
-}
-
 fn parse_mac(v: &Value) -> Result<String> {
     let s = v.as_str().ok_or_else(|| NeutronError::invalid(format!("'{v}' is not a valid MAC address")))?;
     let parts: Vec<&str> = s.split([':', '-']).collect();
@@ -174,13 +169,6 @@ fn parse_mac(v: &Value) -> Result<String> {
         return Err(NeutronError::invalid(format!("'{s}' is not a valid MAC address")));
     }
     Ok(mac)
-}
-
-/// One requested fixed IP: a subnet, an address, or both.
-#[derive(Debug, Clone)]
-struct FixedIp {
-    subnet: Option<String>,
-    ip: Option<IpAddr>,
 }
 
 fn parse_fixed_ips(v: &Value) -> Result<Vec<FixedIp>> {
@@ -201,102 +189,6 @@ fn parse_fixed_ips(v: &Value) -> Result<Vec<FixedIp>> {
         out.push(FixedIp { subnet, ip });
     }
     Ok(out)
-}
-
-/// Why an address could not be given.
-enum IpFailure {
-    Exhausted(String),
-    Taken(String),
-    Invalid(String),
-}
-
-/// Allocates the requested addresses (or, with `None`, one per IP version
-/// from the network's subnets) to `port`, inside the caller's transaction.
-fn allocate(
-    c: &mut DbConn,
-    network: &str,
-    port: &str,
-    requested: Option<&[FixedIp]>,
-) -> crate::storage::StorageResult<std::result::Result<(), IpFailure>> {
-    let subnets = db::subnets_of(c, &[network.to_string()])?;
-    let reserved = |s: &Subnet| -> Vec<IpAddr> { s.gateway_ip.iter().filter_map(|g| g.parse().ok()).collect() };
-    let Some(requested) = requested else {
-        for version in [4, 6] {
-            let candidates: Vec<&Subnet> = subnets.iter().filter(|s| s.ip_version == version).collect();
-            if candidates.is_empty() {
-                continue;
-            }
-            let mut got = false;
-            for s in candidates {
-                let pools = pools_from_json(&s.allocation_pools);
-                if db::allocate_next(c, &s.uuid, network, port, &pools, &reserved(s))?.is_some() {
-                    got = true;
-                    break;
-                }
-            }
-            if !got {
-                return Ok(Err(IpFailure::Exhausted(format!("No more IP addresses available on network {network}."))));
-            }
-        }
-        return Ok(Ok(()));
-    };
-    for f in requested {
-        let subnet = match (&f.subnet, f.ip) {
-            (Some(id), _) => match subnets.iter().find(|s| &s.uuid == id) {
-                Some(s) => s,
-                None => {
-                    return Ok(Err(IpFailure::Invalid(format!(
-                        "Failed to create port on network {network}, because fixed_ips included invalid subnet {id}."
-                    ))));
-                }
-            },
-            (None, Some(ip)) => match subnets.iter().find(|s| Cidr::parse(&s.cidr).is_ok_and(|c| c.contains(ip))) {
-                Some(s) => s,
-                None => {
-                    return Ok(Err(IpFailure::Invalid(format!(
-                        "IP address {ip} is not a valid IP for any of the subnets on the specified network."
-                    ))));
-                }
-            },
-            (None, None) => unreachable!("checked when parsed"),
-        };
-        match f.ip {
-            Some(ip) => {
-                let cidr = Cidr::parse(&subnet.cidr).map_err(|e| StorageError::Database(e.to_string()))?;
-                if !cidr.is_host(ip) || subnet.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
-                    return Ok(Err(IpFailure::Invalid(format!(
-                        "IP address {ip} is not a valid IP for the specified subnet."
-                    ))));
-                }
-                let a = IpAllocation {
-                    subnet_uuid: subnet.uuid.clone(),
-                    ip_address: ip.to_string(),
-                    port_uuid: port.to_string(),
-                    network_uuid: network.to_string(),
-                };
-                match db::allocate_exact(c, &a) {
-                    Ok(()) => {}
-                    Err(StorageError::Duplicate(_)) => {
-                        return Ok(Err(IpFailure::Taken(format!(
-                            "IP address {ip} already allocated in subnet {}",
-                            subnet.uuid
-                        ))));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            None => {
-                let pools = pools_from_json(&subnet.allocation_pools);
-                if db::allocate_next(c, &subnet.uuid, network, port, &pools, &reserved(subnet))?.is_none() {
-                    return Ok(Err(IpFailure::Exhausted(format!(
-                        "No more IP addresses available for subnet {}.",
-                        subnet.uuid
-                    ))));
-                }
-            }
-        }
-    }
-    Ok(Ok(()))
 }
 
 /// Applies the binding attributes; a port counts as bound once it has a
@@ -464,17 +356,6 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
         .await?;
     let (p, ips) = outcome?;
     Ok(view(caller, &p, &ips))
-}
-
-impl From<IpFailure> for StorageError {
-    /// Leaves the transaction (rolling it back) with the Neutron reason.
-    fn from(f: IpFailure) -> Self {
-        match f {
-            IpFailure::Exhausted(m) => StorageError::refused("IpAddressGenerationFailure", m),
-            IpFailure::Taken(m) => StorageError::refused("IpAddressAlreadyAllocated", m),
-            IpFailure::Invalid(m) => StorageError::refused("InvalidInput", m),
-        }
-    }
 }
 
 async fn update(

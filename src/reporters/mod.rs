@@ -1,0 +1,3 @@
+//! What ironbark tells other systems about its resources.
+
+pub mod contrail;
