@@ -21,8 +21,14 @@ use crate::storage::baremetal::{self as bm, Conductor};
 use crate::storage::image_store::FsStore;
 
 /// The services that exist so far; the other ports are not opened.
-pub const BUILT: &[ServiceKind] =
-    &[ServiceKind::Identity, ServiceKind::Baremetal, ServiceKind::Image, ServiceKind::Network, ServiceKind::Contrail];
+pub const BUILT: &[ServiceKind] = &[
+    ServiceKind::Identity,
+    ServiceKind::Baremetal,
+    ServiceKind::Compute,
+    ServiceKind::Image,
+    ServiceKind::Network,
+    ServiceKind::Contrail,
+];
 
 /// Everything ready to serve: ports bound, database migrated, bootstrap done.
 pub struct Prepared {
@@ -167,6 +173,7 @@ impl Prepared {
         actix_web::rt::spawn(self.worker.run());
         let image_state = self.images.clone();
         let network_state = Arc::new(api::network::NetworkState::new(&cfg, self.storage.clone()));
+        let compute_state = Arc::new(api::compute::ComputeState::new(&cfg, self.storage.clone()));
         let contrail_state = Arc::new(api::contrail::ContrailState::new(&cfg, self.storage.clone()));
         {
             let images = self.images.clone();
@@ -181,6 +188,7 @@ impl Prepared {
             let baremetal_state = baremetal_state.clone();
             let image_state = image_state.clone();
             let network_state = network_state.clone();
+            let compute_state = compute_state.clone();
             let contrail_state = contrail_state.clone();
             let workers = cfg.workers();
             let server = match kind {
@@ -203,10 +211,25 @@ impl Prepared {
                         .app_data(auth.clone())
                         .app_data(web::PayloadConfig::new(max_body))
                         .wrap(api::json_errors(api::baremetal::error_body))
-                        .wrap(api::baremetal::Microversions)
+                        .wrap(api::baremetal::MICROVERSIONS)
                         .wrap(CommonHeaders::new(&identity_url).with_id_aliases(&["openstack-request-id"]))
                         .wrap(TracingLogger::default())
                         .configure(|c| api::baremetal::configure(c, baremetal_state.clone()))
+                })
+                .workers(workers)
+                .shutdown_timeout(10)
+                .disable_signals()
+                .listen(listener)?
+                .run(),
+                ServiceKind::Compute => HttpServer::new(move || {
+                    App::new()
+                        .app_data(auth.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
+                        .wrap(api::json_errors(api::compute::error_body))
+                        .wrap(api::compute::MICROVERSIONS)
+                        .wrap(CommonHeaders::new(&identity_url).with_id_aliases(&["x-compute-request-id"]))
+                        .wrap(TracingLogger::default())
+                        .configure(|c| api::compute::configure(c, compute_state.clone()))
                 })
                 .workers(workers)
                 .shutdown_timeout(10)
@@ -255,7 +278,6 @@ impl Prepared {
                 .disable_signals()
                 .listen(listener)?
                 .run(),
-                other => unreachable!("{other:?} is not built"),
             };
             if let Some(tx) = &handles {
                 let _ = tx.send(server.handle());

@@ -13,6 +13,7 @@ fn ironbark(data: &std::path::Path) -> Command {
         .env("IRONBARK_IMAGE_PORT", free_port().to_string())
         .env("IRONBARK_NETWORK_PORT", free_port().to_string())
         .env("IRONBARK_CONTRAIL_PORT", free_port().to_string())
+        .env("IRONBARK_COMPUTE_PORT", free_port().to_string())
         .env("IRONBARK_LOG", "warn");
     c
 }

@@ -32,6 +32,7 @@ fn start(data: &std::path::Path, db: Option<&str>, delay_ms: u64) -> Ironbark {
         .env("IRONBARK_IMAGE_PORT", free_port().to_string())
         .env("IRONBARK_NETWORK_PORT", free_port().to_string())
         .env("IRONBARK_CONTRAIL_PORT", free_port().to_string())
+        .env("IRONBARK_COMPUTE_PORT", free_port().to_string())
         .env("IRONBARK_CONDUCTOR_NAME", "crash-test-conductor")
         .env("IRONBARK_FAKE__DELAY_MS", delay_ms.to_string())
         .env("IRONBARK_LOG", "warn")

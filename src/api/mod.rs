@@ -2,6 +2,7 @@
 //! imports another: shared pieces live in `common`.
 
 pub mod baremetal;
+pub mod compute;
 pub mod contrail;
 pub mod identity;
 pub mod image;

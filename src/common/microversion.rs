@@ -2,8 +2,13 @@
 //! standard `OpenStack-API-Version: <service-type> 1.38`).
 
 use std::fmt;
+use std::rc::Rc;
 
-use actix_web::HttpRequest;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::HeaderMap;
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
+use futures_util::future::{LocalBoxFuture, Ready, ready};
 
 /// `major.minor`; ordered, so ranges compare naturally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +112,89 @@ impl Range {
             return Err(VersionError::Unsupported(v));
         }
         Ok(v)
+    }
+}
+
+/// How one service negotiates microversions: what it offers, what a request
+/// without a header gets, how it refuses, and what it stamps on responses.
+pub struct Negotiation {
+    pub range: Range,
+    /// The version of a request that names none.
+    pub absent: Version,
+    /// The whole answer to a request whose version cannot be served.
+    pub refuse: fn(VersionError) -> HttpResponse,
+    /// Headers added to every served response, given the negotiated version.
+    pub stamp: fn(&mut HeaderMap, Version),
+    /// Runs on a request once its version is known (e.g. path rewriting).
+    pub prepare: Option<fn(&mut ServiceRequest)>,
+}
+
+/// The negotiated microversion of a request, kept in its extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated(pub Version);
+
+/// The version the middleware settled on, or `default` outside it.
+pub fn negotiated(req: &HttpRequest, default: Version) -> Version {
+    req.extensions().get::<Negotiated>().map_or(default, |n| n.0)
+}
+
+/// Middleware: resolves each request's microversion with one service's
+/// [`Negotiation`], answering its refusal when the version cannot be served,
+/// and stamping its headers on every response that got through.
+#[derive(Clone, Copy)]
+pub struct Microversions(pub &'static Negotiation);
+
+impl<S, B> Transform<S, ServiceRequest> for Microversions
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = MicroversionService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(MicroversionService { service: Rc::new(service), n: self.0 }))
+    }
+}
+
+pub struct MicroversionService<S> {
+    service: Rc<S>,
+    n: &'static Negotiation,
+}
+
+impl<S, B> Service<ServiceRequest> for MicroversionService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let n = self.n;
+        let version = match n.range.negotiate(&n.range.requested(req.request()), n.absent) {
+            Ok(v) => v,
+            Err(e) => {
+                let res = req.into_response((n.refuse)(e)).map_into_right_body();
+                return Box::pin(async move { Ok(res) });
+            }
+        };
+        req.extensions_mut().insert(Negotiated(version));
+        if let Some(prepare) = n.prepare {
+            prepare(&mut req);
+        }
+        let service = self.service.clone();
+        Box::pin(async move {
+            let mut res = service.call(req).await?;
+            (n.stamp)(res.headers_mut(), version);
+            Ok(res.map_into_left_body())
+        })
     }
 }
 

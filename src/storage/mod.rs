@@ -20,6 +20,7 @@ macro_rules! after_marker {
 
 pub mod allocations;
 pub mod baremetal;
+pub mod compute;
 mod conn;
 pub mod contrail_outbox;
 pub mod identity;

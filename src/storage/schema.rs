@@ -284,3 +284,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     node_history,
     conductors,
 );
+
+diesel::table! {
+    flavors (id) {
+        id -> BigInt,
+        flavorid -> Text,
+        name -> Text,
+        memory_mb -> Integer,
+        vcpus -> Integer,
+        root_gb -> Integer,
+        ephemeral_gb -> Integer,
+        swap -> Integer,
+        rxtx_factor -> Double,
+        vcpu_weight -> Nullable<Integer>,
+        is_public -> Bool,
+        disabled -> Bool,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    flavor_extra_specs (flavor_id, key) {
+        flavor_id -> BigInt,
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    flavor_projects (flavor_id, project_id) {
+        flavor_id -> BigInt,
+        project_id -> Text,
+    }
+}
+
+diesel::table! {
+    key_pairs (id) {
+        id -> BigInt,
+        user_id -> Text,
+        name -> Text,
+        key_type -> Text,
+        public_key -> Text,
+        fingerprint -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(flavor_extra_specs -> flavors (flavor_id));
+diesel::joinable!(flavor_projects -> flavors (flavor_id));
+diesel::allow_tables_to_appear_in_same_query!(flavors, flavor_extra_specs, flavor_projects);

@@ -24,6 +24,8 @@ pub struct TestServer {
     pub identity: String,
     /// Bare-metal (Ironic) root, e.g. `http://127.0.0.1:40124`.
     pub baremetal: String,
+    /// Compute (Nova) root; the API is under `/v2.1`.
+    pub compute: String,
     /// Image (Glance) root.
     pub image: String,
     /// Network (Neutron) root.
@@ -80,12 +82,14 @@ impl TestServer {
         let port = prepared.port(ServiceKind::Identity).expect("identity port");
         let baremetal_port = prepared.port(ServiceKind::Baremetal).expect("baremetal port");
         let image_port = prepared.port(ServiceKind::Image).expect("image port");
+        let compute_port = prepared.port(ServiceKind::Compute).expect("compute port");
         let network_port = prepared.port(ServiceKind::Network).expect("network port");
         let contrail_port = prepared.port(ServiceKind::Contrail).expect("contrail port");
         let (handle, thread) = server::spawn(prepared).expect("start server");
         Some(TestServer {
             identity: format!("http://127.0.0.1:{port}"),
             baremetal: format!("http://127.0.0.1:{baremetal_port}"),
+            compute: format!("http://127.0.0.1:{compute_port}"),
             image: format!("http://127.0.0.1:{image_port}"),
             network: format!("http://127.0.0.1:{network_port}"),
             contrail: format!("http://127.0.0.1:{contrail_port}"),

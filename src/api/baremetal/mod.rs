@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use error::Result;
 pub use error::{BaremetalError, error_body};
-pub use versions::Microversions;
+pub use versions::MICROVERSIONS;
 use versions::{Negotiated, Version};
 
 use crate::common::auth::{AuthContext, Authenticator};

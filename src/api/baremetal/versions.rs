@@ -1,17 +1,15 @@
 //! Version discovery (`GET /`, `GET /v1`) and microversion negotiation.
 
-use std::rc::Rc;
-
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
-use futures_util::future::{LocalBoxFuture, Ready, ready};
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
 use super::BaremetalState;
 use super::error::BaremetalError;
+pub use crate::common::microversion::Negotiated;
 pub use crate::common::microversion::Version;
-use crate::common::microversion::{Range, VersionError};
+use crate::common::microversion::{Microversions, Negotiation, Range, VersionError};
 
 pub const MIN: Version = Version::new(1, 1);
 /// Ironic 39's newest microversion.
@@ -24,85 +22,34 @@ const MIN_HEADER: &str = "x-openstack-ironic-api-minimum-version";
 const MAX_HEADER: &str = "x-openstack-ironic-api-maximum-version";
 const VERSION_HEADER: &str = "x-openstack-ironic-api-version";
 
-/// The negotiated microversion of a request, kept in its extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct Negotiated(pub Version);
+/// Ironic's negotiation: 1.1 without a header, its 406 wording, and the
+/// min/max/negotiated headers on every response.
+pub static NEGOTIATION: Negotiation =
+    Negotiation { range: RANGE, absent: MIN, refuse, stamp, prepare: Some(rewrite_to_v1) };
 
 /// Middleware: resolves the microversion (406 when it cannot be served),
 /// and stamps the min/max (and negotiated) version headers on responses.
-pub struct Microversions;
+pub const MICROVERSIONS: Microversions = Microversions(&NEGOTIATION);
 
-impl<S, B> Transform<S, ServiceRequest> for Microversions
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: actix_web::body::MessageBody + 'static,
-{
-    type Response = ServiceResponse<actix_web::body::EitherBody<B>>;
-    type Error = Error;
-    type Transform = MicroversionService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, ()>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(MicroversionService { service: Rc::new(service) }))
-    }
-}
-
-pub struct MicroversionService<S> {
-    service: Rc<S>,
-}
-
-fn stamp(headers: &mut actix_web::http::header::HeaderMap, version: Option<Version>) {
-    let set = |h: &mut actix_web::http::header::HeaderMap, name: &'static str, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(HeaderName::from_static(name), v);
+fn refuse(e: VersionError) -> HttpResponse {
+    let err = match e {
+        VersionError::Invalid(_) => {
+            BaremetalError::BadRequest("Invalid value for X-OpenStack-Ironic-API-Version header".into())
         }
+        VersionError::Unsupported(v) => BaremetalError::unsupported_version(v),
+        VersionError::WrongMajor(v) => BaremetalError::VersionNotAcceptable(format!(
+            "Mutually exclusive versions requested. Version {v} requested but not supported by this \
+             service. The supported version range is: [{MIN}, {MAX}]."
+        )),
     };
-    set(headers, MIN_HEADER, MIN.to_string());
-    set(headers, MAX_HEADER, MAX.to_string());
-    if let Some(v) = version {
-        set(headers, VERSION_HEADER, v.to_string());
-    }
+    err.error_response()
 }
 
-impl<S, B> Service<ServiceRequest> for MicroversionService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: actix_web::body::MessageBody + 'static,
-{
-    type Response = ServiceResponse<actix_web::body::EitherBody<B>>;
-    type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        let negotiated = RANGE.negotiate(&RANGE.requested(req.request()), MIN);
-        let version = match negotiated {
-            Ok(v) => v,
-            Err(e) => {
-                let err = match e {
-                    VersionError::Invalid(_) => {
-                        BaremetalError::BadRequest("Invalid value for X-OpenStack-Ironic-API-Version header".into())
-                    }
-                    VersionError::Unsupported(v) => BaremetalError::unsupported_version(v),
-                    VersionError::WrongMajor(v) => BaremetalError::VersionNotAcceptable(format!(
-                        "Mutually exclusive versions requested. Version {v} requested but not supported by this \
-                         service. The supported version range is: [{MIN}, {MAX}]."
-                    )),
-                };
-                let res = req.into_response(err.error_response()).map_into_right_body();
-                return Box::pin(async move { Ok(res) });
-            }
-        };
-        req.extensions_mut().insert(Negotiated(version));
-        rewrite_to_v1(&mut req);
-        let service = self.service.clone();
-        Box::pin(async move {
-            let mut res = service.call(req).await?;
-            stamp(res.headers_mut(), Some(version));
-            Ok(res.map_into_left_body())
-        })
+fn stamp(headers: &mut HeaderMap, version: Version) {
+    for (name, v) in [(MIN_HEADER, MIN), (MAX_HEADER, MAX), (VERSION_HEADER, version)] {
+        if let Ok(v) = HeaderValue::from_str(&v.to_string()) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
     }
 }
 
@@ -156,7 +103,7 @@ const RESOURCES: &[(&str, u16)] = &[
 ];
 
 async fn v1(req: actix_web::HttpRequest, state: web::Data<BaremetalState>) -> HttpResponse {
-    let version = req.extensions().get::<Negotiated>().map_or(MIN, |n| n.0);
+    let version = crate::common::microversion::negotiated(&req, MIN);
     let base = &state.base;
     let mut doc = json!({
         "id": "v1",
