@@ -92,6 +92,7 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
         fake_delay: Duration::from_millis(cfg.fake.delay_ms),
         disks: Disks::new(cfg.fake_disk_dir(), cfg.fake.erase),
         images: Some(store.clone()),
+        contrail_push: cfg.contrail.push_url().is_some(),
     };
     let (engine, worker) = Engine::new(storage.clone(), settings);
     register_conductor(&storage, engine.host())?;
@@ -171,9 +172,10 @@ impl Prepared {
         let identity_state = Arc::new(api::identity::IdentityState::new(&cfg));
         let baremetal_state = Arc::new(api::baremetal::BaremetalState::new(&cfg, self.engine.clone()));
         actix_web::rt::spawn(self.worker.run());
+        actix_web::rt::spawn(self.engine.clone().run_instances());
         let image_state = self.images.clone();
         let network_state = Arc::new(api::network::NetworkState::new(&cfg, self.storage.clone()));
-        let compute_state = Arc::new(api::compute::ComputeState::new(&cfg, self.storage.clone()));
+        let compute_state = Arc::new(api::compute::ComputeState::new(&cfg, self.storage.clone(), self.engine.clone()));
         let contrail_state = Arc::new(api::contrail::ContrailState::new(&cfg, self.storage.clone()));
         {
             let images = self.images.clone();

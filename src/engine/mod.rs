@@ -7,6 +7,7 @@
 //! restarted process finds every node it was working on and resumes it.
 
 pub mod events;
+pub mod instances;
 pub mod ipam;
 pub mod states;
 pub mod vifs;
@@ -77,6 +78,8 @@ pub struct Settings {
     pub disks: Disks,
     /// Where deploys read instance images from.
     pub images: Option<Arc<dyn ImageStore>>,
+    /// Whether network changes are recorded for the Contrail push.
+    pub contrail_push: bool,
 }
 
 struct Inner {
@@ -471,6 +474,17 @@ impl Engine {
             S::Inspecting => n.inspection_finished_at = Some(now()),
             _ => {}
         }
+        if error.is_none() {
+            // The power state the hardware is left in: verification reads it
+            // (a fake BMC starts powered off), a deploy ends by booting the
+            // instance, a teardown or cleaning by powering off.
+            match state {
+                S::Verifying if n.power_state.is_none() => n.power_state = Some(PowerState::Off.as_str().into()),
+                S::Deploying => n.power_state = Some(PowerState::On.as_str().into()),
+                S::Deleting | S::Cleaning => n.power_state = Some(PowerState::Off.as_str().into()),
+                _ => {}
+            }
+        }
         if let Some(e) = &error {
             n.last_error = Some(e.clone());
         }
@@ -689,8 +703,10 @@ impl Engine {
             DiskWork::Deploy => {
                 let image = self.image_to_deploy(n).await?;
                 let drive = match json_map(&n.driver_internal_info).get("configdrive") {
+                    // A drive given by URL is not fetched by fake hardware.
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(u)) if u.starts_with("http://") || u.starts_with("https://") => None,
                     Some(v) => Some(configdrive::image_of(v).map_err(|e| StepError(e.to_string()))?),
-                    None => None,
                 };
                 let store = self.inner.settings.images.clone();
                 let mut value = tokio::task::spawn_blocking(move || {

@@ -36,6 +36,8 @@ pub struct TestServer {
     handle: Option<ironbark::server::Handles>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     pg: Option<(String, String)>,
+    /// The server's data directory (fake disks live in `fake-disks/`).
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -97,6 +99,7 @@ impl TestServer {
             handle: Some(handle),
             thread: Some(thread),
             pg,
+            data_dir: dir.path().to_path_buf(),
             _dir: dir,
         })
     }

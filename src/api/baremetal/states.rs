@@ -121,9 +121,16 @@ async fn provision(
         ));
     }
     if let Some(cd) = m.get("configdrive") {
-        if cd.is_object() {
+        if let Some(obj) = cd.as_object() {
             api.accept(56)?;
-        } else if !cd.is_string() && !cd.is_null() {
+            crate::drivers::configdrive::ConfigDrive::from_object(obj)
+                .map_err(|e| BaremetalError::BadRequest(e.to_string()))?;
+        } else if let Some(text) = cd.as_str() {
+            // A URL is fetched by the deploy; anything else must be the drive itself.
+            if !text.starts_with("http://") && !text.starts_with("https://") {
+                crate::drivers::configdrive::decode(text).map_err(|e| BaremetalError::BadRequest(e.to_string()))?;
+            }
+        } else if !cd.is_null() {
             return Err(BaremetalError::BadRequest("Invalid configdrive: must be a string or an object".into()));
         }
     }

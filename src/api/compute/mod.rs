@@ -1,5 +1,6 @@
 //! Nova v2.1-compatible compute API: the version documents, microversions
-//! 2.1–2.104, flavors (with extra specs and project access) and keypairs.
+//! 2.1–2.104, flavors (with extra specs and project access), keypairs, and
+//! servers — a bare-metal deploy through the engine — with their quotas.
 //!
 //! Routes are registered in [`configure`]: the root document, then every
 //! resource family under `/v2.1` in [`resources`].
@@ -7,6 +8,8 @@
 mod error;
 mod flavors;
 mod keypairs;
+mod quotas;
+mod servers;
 mod versions;
 
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use crate::common::auth::Auth;
 pub use crate::common::microversion::Version;
 use crate::common::microversion::{Microversions, Negotiation, Range, VersionError};
 use crate::config::{Config, ServiceKind};
+use crate::engine::Engine;
 use crate::storage::Storage;
 
 /// The caller, or keystonemiddleware's 401.
@@ -99,11 +103,13 @@ pub struct ComputeState {
     pub max_limit: i64,
     /// Keypairs one user may hold (`[quota]key_pairs`).
     pub max_keypairs: i64,
+    /// Builds, deletes and acts on servers.
+    pub engine: Engine,
 }
 
 impl ComputeState {
-    pub fn new(cfg: &Config, storage: Storage) -> ComputeState {
-        ComputeState { base: cfg.public_url(ServiceKind::Compute), storage, max_limit: 1000, max_keypairs: 100 }
+    pub fn new(cfg: &Config, storage: Storage, engine: Engine) -> ComputeState {
+        ComputeState { base: cfg.public_url(ServiceKind::Compute), storage, max_limit: 1000, max_keypairs: 100, engine }
     }
 
     /// `self` (versioned) and `bookmark` (unversioned) links of a resource.
@@ -125,6 +131,8 @@ fn resources(cfg: &mut web::ServiceConfig) {
     versions::configure(cfg);
     flavors::configure(cfg);
     keypairs::configure(cfg);
+    servers::configure(cfg);
+    quotas::configure(cfg);
 }
 
 fn now() -> chrono::NaiveDateTime {

@@ -1,0 +1,2 @@
+DROP TABLE compute_quotas;
+DROP TABLE servers;
