@@ -38,8 +38,7 @@
 #      TEMPEST_PASSWORD=ironbark-tempest-pw  REGION=RegionOne  CONCURRENCY=2
 #      ENFORCE_SCOPE=true  MAX_MICROVERSION=latest  BUILD_TIMEOUT=60
 #      DEBUG=false  UPDATE_BASELINE=0  BASELINE=tempest/compute-baseline.txt
-#      EXCLUDE_REGEX (default: the 2 tests that need POST /servers, see
-#      below)  EXTRA_ARGS (appended to `tempest run`)
+#      EXCLUDE_REGEX (default: none)  EXTRA_ARGS (appended to `tempest run`)
 # Output: $TWORK/run.log, tempest.log, outcomes.txt, selected.txt, summary.txt;
 #         the last line printed is "N passed, N failed, N skipped".
 #         Exit status non-zero when a test failed, a baseline test regressed,
@@ -62,9 +61,7 @@ ENFORCE_SCOPE="${ENFORCE_SCOPE:-true}"
 MAX_MICROVERSION="${MAX_MICROVERSION:-latest}"
 BUILD_TIMEOUT="${BUILD_TIMEOUT:-60}"
 DEBUG="${DEBUG:-false}"
-# The two selected tests that boot a server (POST /servers) wait for the
-# servers API; EXCLUDE_REGEX='' runs them.
-EXCLUDE_REGEX="${EXCLUDE_REGEX-(test_create_server_with_non_public_flavor|test_boot_with_low_ram)}"
+EXCLUDE_REGEX="${EXCLUDE_REGEX-}"
 BASELINE="${BASELINE-$HERE/compute-baseline.txt}"
 UPDATE_BASELINE="${UPDATE_BASELINE:-0}"
 
