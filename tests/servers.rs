@@ -235,6 +235,29 @@ fn deploy_and_delete(s: &TestServer) {
     let r = a.nova(Method::POST, &format!("/servers/{sid}/action"), Some(json!({"reboot": {"type": "HARD"}})));
     assert_eq!(r.status(), 202);
     wait_server(&a, &sid, "ACTIVE");
+    // Interfaces: a second one needs a second physical port on the node.
+    let path = format!("/servers/{sid}/os-interface");
+    let r = a.nova(Method::POST, &path, Some(json!({"interfaceAttachment": {"net_id": nid}})));
+    assert_eq!(r.status(), 409, "no free physical port");
+    admin.api.create(
+        &s.baremetal,
+        "/v1/ports",
+        json!({"node_uuid": node, "address": "52:54:00:00:02:01",
+            "local_link_connection": {"switch_id": "00:11:22:33:44:55", "port_id": "xe-0/0/40", "switch_info": "leaf1"}}),
+    );
+    let att =
+        a.nova_ok(Method::POST, &path, Some(json!({"interfaceAttachment": {"net_id": nid}})))["interfaceAttachment"]
+            .clone();
+    let second = att["port_id"].as_str().unwrap().to_string();
+    assert_eq!(att["net_id"], nid.as_str());
+    assert_eq!(att["mac_addr"], "52:54:00:00:02:01");
+    assert_eq!(a.nova_ok(Method::GET, &path, None)["interfaceAttachments"].as_array().unwrap().len(), 2);
+    let vifs = admin.get(&s.baremetal, &format!("/v1/nodes/{node}/vifs"))["vifs"].clone();
+    assert_eq!(vifs.as_array().unwrap().len(), 2);
+    assert_eq!(a.nova(Method::DELETE, &format!("{path}/{second}"), None).status(), 202);
+    assert_eq!(a.nova_ok(Method::GET, &path, None)["interfaceAttachments"].as_array().unwrap().len(), 1);
+    assert_eq!(admin.api.call(Method::GET, format!("{}/v2.0/ports/{second}", s.network), None).status(), 404);
+    assert_eq!(a.nova(Method::DELETE, &format!("{path}/{second}"), None).status(), 404);
     // Delete: gone, node cleaned back to available, disk erased, port and address released.
     assert_eq!(a.nova(Method::DELETE, &format!("/servers/{sid}"), None).status(), 204);
     wait_gone(&a, &sid);

@@ -365,6 +365,68 @@ impl Engine {
     }
 }
 
+/// Attaches one more port to a placed server (`os-interface`): an existing
+/// port, or a new one on a network; returns the port id. `Refused` when the
+/// node has no free physical port or the address cannot be given.
+pub fn attach_interface(c: &mut DbConn, uuid: &str, req: &NetworkRequest, push: bool) -> StorageResult<String> {
+    let mut s = db::server(c, uuid)?;
+    let Some(node_uuid) = s.node_uuid.clone() else {
+        return Err(StorageError::refused("InstanceInvalidState", format!("Instance {uuid} has no node.")));
+    };
+    let node = bm::node(c, &node_uuid)?;
+    let az = s.availability_zone.clone().unwrap_or_else(|| "nova".into());
+    let mut ports = ports_of(&s);
+    let port = match req {
+        NetworkRequest::Port(id) => {
+            let sync = PortSync::begin(c, push, id)?;
+            let mut p = net::port(c, id)?;
+            if !p.device_id.is_empty() {
+                return Err(StorageError::refused("PortInUse", format!("Port {id} is still in use.")));
+            }
+            p.device_id = s.uuid.clone();
+            p.device_owner = format!("compute:{az}");
+            p.revision_number += 1;
+            p.updated_at = now();
+            net::port_update(c, &p)?;
+            sync.finish(c)?;
+            ports.push(ServerPort { port: id.clone(), created: false });
+            id.clone()
+        }
+        NetworkRequest::Network { uuid: network, fixed_ip } => {
+            let p = create_port(c, &s, network, *fixed_ip, &az, push)?;
+            ports.push(ServerPort { port: p.clone(), created: true });
+            p
+        }
+    };
+    if let Err(e) = vifs::attach(c, &node_uuid, &port, None, None, uses_network_service(&node), push)? {
+        return Err(StorageError::refused(
+            "InterfaceAttachFailed",
+            format!("Failed to attach network adapter device to {uuid}: {e}"),
+        ));
+    }
+    s.ports = serde_json::to_string(&ports).unwrap_or_else(|_| "[]".into());
+    s.updated_at = Some(now());
+    db::server_update(c, &s)?;
+    Ok(port)
+}
+
+/// Detaches one port from a server (`os-interface` delete): the VIF comes
+/// off the node; a port the server created is deleted, a given one released.
+pub fn detach_interface(c: &mut DbConn, uuid: &str, port: &str, push: bool) -> StorageResult<()> {
+    let mut s = db::server(c, uuid)?;
+    let mut ports = ports_of(&s);
+    let Some(i) = ports.iter().position(|p| p.port == port) else {
+        return Err(StorageError::not_found("interface", port));
+    };
+    let one = ports.remove(i);
+    let mut only = s.clone();
+    only.ports = serde_json::to_string(&[one]).unwrap_or_else(|_| "[]".into());
+    unplug(c, &mut only, push)?;
+    s.ports = serde_json::to_string(&ports).unwrap_or_else(|_| "[]".into());
+    s.updated_at = Some(now());
+    db::server_update(c, &s)
+}
+
 /// Claims a node for a building server, in one transaction.
 fn claim(c: &mut DbConn, uuid: &str) -> StorageResult<Claim> {
     let mut s = match db::server(c, uuid) {

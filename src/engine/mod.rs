@@ -135,6 +135,11 @@ impl Engine {
         &self.inner.storage
     }
 
+    /// Whether network changes are recorded for the Contrail push.
+    pub fn contrail_push(&self) -> bool {
+        self.inner.settings.contrail_push
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }

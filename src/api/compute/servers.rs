@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::error::Result;
 use super::{ApiVersion, Caller, ComputeError, ComputeState, body_object, parse_bool, query_pairs};
 use crate::common::auth::AuthContext;
-use crate::engine::instances::{NetworkRequest, ports_of};
+use crate::engine::instances::{self, NetworkRequest, ports_of};
 use crate::engine::states::PowerState;
 use crate::engine::{Actor, EngineError};
 use crate::storage::baremetal as bm;
@@ -32,6 +32,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/servers/{id}/action").route(web::post().to(action)))
         .service(web::resource("/servers/{id}/ips").route(web::get().to(ips)))
+        .service(
+            web::resource("/servers/{id}/os-interface")
+                .route(web::get().to(interfaces))
+                .route(web::post().to(interface_attach)),
+        )
+        .service(
+            web::resource("/servers/{id}/os-interface/{port}")
+                .route(web::get().to(interface_show))
+                .route(web::delete().to(interface_detach)),
+        )
         .service(
             web::resource("/servers/{id}/metadata")
                 .route(web::get().to(metadata_index))
@@ -1145,4 +1155,135 @@ async fn metadata_delete(
     }
     save_metadata(&state, &s, m).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+// ---- interfaces (os-interface) ----------------------------------------------------------
+
+/// The attachments of these ports, as `os-interface` shows them.
+async fn attachments(state: &ComputeState, ports: Vec<String>, v: ApiVersion) -> Result<Vec<Value>> {
+    let rows = state
+        .storage
+        .read(move |c| {
+            let ips = net::allocations_of_ports(c, &ports)?;
+            let mut out = Vec::new();
+            for id in &ports {
+                let Ok(p) = net::port(c, id) else { continue };
+                let fixed: Vec<Value> = ips
+                    .iter()
+                    .filter(|a| &a.port_uuid == id)
+                    .map(|a| json!({"subnet_id": a.subnet_uuid, "ip_address": a.ip_address}))
+                    .collect();
+                let mut a = json!({"port_state": p.status, "fixed_ips": fixed, "port_id": p.uuid,
+                    "net_id": p.network_uuid, "mac_addr": p.mac_address});
+                if v.at_least(70) {
+                    a["tag"] = Value::Null;
+                }
+                out.push(a);
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(rows)
+}
+
+async fn interfaces(
+    id: web::Path<String>,
+    caller: Caller,
+    v: ApiVersion,
+    state: web::Data<ComputeState>,
+) -> Result<HttpResponse> {
+    let s = load(&state, &caller, &id).await?;
+    let ports = ports_of(&s).into_iter().map(|p| p.port).collect();
+    Ok(HttpResponse::Ok().json(json!({"interfaceAttachments": attachments(&state, ports, v).await?})))
+}
+
+async fn interface_show(
+    path: web::Path<(String, String)>,
+    caller: Caller,
+    v: ApiVersion,
+    state: web::Data<ComputeState>,
+) -> Result<HttpResponse> {
+    let (id, port) = path.into_inner();
+    let s = load(&state, &caller, &id).await?;
+    if !ports_of(&s).iter().any(|p| p.port == port) {
+        return Err(ComputeError::NotFound(format!("Port {port} is not attached")));
+    }
+    let mut list = attachments(&state, vec![port.clone()], v).await?;
+    match list.pop() {
+        Some(a) => Ok(HttpResponse::Ok().json(json!({"interfaceAttachment": a}))),
+        None => Err(ComputeError::NotFound(format!("Port {port} is not attached"))),
+    }
+}
+
+async fn interface_attach(
+    id: web::Path<String>,
+    body: web::Bytes,
+    caller: Caller,
+    v: ApiVersion,
+    state: web::Data<ComputeState>,
+) -> Result<HttpResponse> {
+    let obj = body_object(&body, "interfaceAttachment")?;
+    let s = load(&state, &caller, &id).await?;
+    if s.task_state.is_some() || !matches!(s.vm_state.as_str(), "active" | "stopped") {
+        return Err(state_conflict("attach_interface", &s));
+    }
+    let port = str_attr(&obj, "port_id", 255)?;
+    let net_id = str_attr(&obj, "net_id", 255)?;
+    let fixed = obj
+        .get("fixed_ips")
+        .and_then(Value::as_array)
+        .and_then(|l| l.first())
+        .and_then(|f| f["ip_address"].as_str())
+        .map(|ip| ip.parse::<IpAddr>().map_err(|_| ComputeError::bad(format!("Invalid fixed IP address ({ip})"))))
+        .transpose()?;
+    let list = match (port, net_id) {
+        (Some(_), Some(_)) => return Err(ComputeError::bad("Must not input both network_id and port_id")),
+        (Some(p), None) => Networks::List(vec![(None, Some(p), None)]),
+        (None, Some(n)) => Networks::List(vec![(Some(n), None, fixed)]),
+        (None, None) => Networks::Auto,
+    };
+    let flavor = json_of(&s.flavor)["id"].as_str().unwrap_or_default().to_string();
+    let checked = check(&state, &caller, flavor, None, None, list).await;
+    let requests = match checked {
+        // The flavor may have gone since the server was made; only the network matters here.
+        Err(ComputeError::BadRequest(m)) if m.starts_with("Flavor ") => {
+            return Err(ComputeError::bad("The server's flavor is gone; interfaces cannot be checked."));
+        }
+        other => other?.networks,
+    };
+    let Some(req) = requests.into_iter().next() else {
+        return Err(ComputeError::bad("No network to attach an interface to."));
+    };
+    let (uuid, push) = (s.uuid.clone(), state.engine.contrail_push());
+    let attached = state.storage.write(move |c| instances::attach_interface(c, &uuid, &req, push)).await;
+    let port = match attached {
+        Ok(p) => p,
+        Err(crate::storage::StorageError::Refused { reason: "PortInUse", message }) => {
+            return Err(ComputeError::Conflict(message));
+        }
+        Err(crate::storage::StorageError::Refused { message, .. }) => return Err(ComputeError::Conflict(message)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut list = attachments(&state, vec![port], v).await?;
+    Ok(HttpResponse::Ok().json(json!({"interfaceAttachment": list.pop().unwrap_or(Value::Null)})))
+}
+
+async fn interface_detach(
+    path: web::Path<(String, String)>,
+    caller: Caller,
+    state: web::Data<ComputeState>,
+) -> Result<HttpResponse> {
+    let (id, port) = path.into_inner();
+    let s = load(&state, &caller, &id).await?;
+    if s.task_state.is_some() || !matches!(s.vm_state.as_str(), "active" | "stopped") {
+        return Err(state_conflict("detach_interface", &s));
+    }
+    let (uuid, push) = (s.uuid.clone(), state.engine.contrail_push());
+    match state.storage.write(move |c| instances::detach_interface(c, &uuid, &port, push)).await {
+        Ok(()) => Ok(HttpResponse::Accepted().finish()),
+        Err(crate::storage::StorageError::NotFound { id, .. }) => {
+            Err(ComputeError::NotFound(format!("Port {id} is not attached")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
