@@ -321,6 +321,45 @@ fn create_errors(s: &TestServer) {
     );
 }
 
+/// An image whose stored bytes no longer match its SHA-512: the deploy
+/// refuses to write it, the server goes ERROR with the reason, and its
+/// delete still returns the node to `available`.
+fn tampered_image(s: &TestServer) {
+    let admin = Cloud::new(s, s.admin_token());
+    let nodes = enrol(&admin, 1);
+    let (iid, fid, nid) = catalog(&admin, &[7u8; 4096]);
+    let stored = s.data_dir.join("images").join(&iid);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&stored, bytes).unwrap();
+    let (_, t) = s.project_user("tenant-e", "erin", "member");
+    let e = Cloud::new(s, t);
+    let v = e.nova_ok(
+        Method::POST,
+        "/servers",
+        Some(json!({"server": {"name": "bad", "flavorRef": fid, "imageRef": iid, "networks": [{"uuid": nid}]}})),
+    );
+    let sid = v["server"]["id"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    let srv = loop {
+        let srv = e.nova_ok(Method::GET, &format!("/servers/{sid}"), None)["server"].clone();
+        if srv["status"] != "BUILD" || start.elapsed() > Duration::from_secs(20) {
+            break srv;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(srv["status"], "ERROR", "{srv}");
+    let msg = srv["fault"]["message"].as_str().unwrap();
+    assert!(msg.contains("writing image") && msg.contains("does not match its os_hash_value"), "{msg}");
+    let n = admin.get(&s.baremetal, &format!("/v1/nodes/{}", nodes[0]));
+    assert_eq!(n["provision_state"], "deploy failed");
+    let disk = s.data_dir.join("fake-disks").join(format!("{}.img", nodes[0]));
+    assert!(!disk.exists(), "nothing of a tampered image is written");
+    assert_eq!(e.nova(Method::DELETE, &format!("/servers/{sid}"), None).status(), 204);
+    wait_gone(&e, &sid);
+    wait(&admin, &nodes[0], "available");
+}
+
 /// 10 parallel creates over 5 nodes: 5 ACTIVE on 5 different nodes, 5 ERROR
 /// "No valid host".
 fn concurrent_creates(s: &TestServer) {
@@ -378,4 +417,4 @@ fn concurrent_creates(s: &TestServer) {
     }
 }
 
-on_both_backends!(deploy_and_delete, create_errors, concurrent_creates);
+on_both_backends!(deploy_and_delete, create_errors, concurrent_creates, tampered_image);
