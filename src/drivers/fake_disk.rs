@@ -47,6 +47,17 @@ impl Disks {
         self.disk(node).exists() || self.config_drive(node).exists()
     }
 
+    /// Removes a deleted node's disk files.
+    pub fn remove(&self, node: &str) -> io::Result<()> {
+        for path in [self.disk(node), self.config_drive(node)] {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the image (when given) and the config drive (when given);
     /// returns what was written, for the node's history.
     pub fn write(
@@ -203,6 +214,9 @@ mod tests {
         assert!(fs::read(disks.disk("n1")).unwrap().iter().all(|b| *b == 0));
         assert!(!disks.config_drive("n1").exists());
         assert!(disks.erase("n2").unwrap().is_none());
+        disks.remove("n1").unwrap();
+        assert!(!disks.has_data("n1"));
+        disks.remove("n1").unwrap();
     }
 
     #[test]

@@ -144,6 +144,15 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
+    /// After a node's row is deleted: its fake disk files go too.
+    pub async fn node_deleted(&self, uuid: &str) {
+        let (disks, id) = (self.inner.settings.disks.clone(), uuid.to_string());
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || disks.remove(&id)).await {
+            tracing::warn!(node = %uuid, error = %e, "disk files of a deleted node not removed");
+        }
+        self.emit(Event::now(uuid, EventKind::NodeDeleted));
+    }
+
     /// Publishes an event (no subscriber is fine).
     pub fn emit(&self, e: Event) {
         let _ = self.inner.events.send(e);

@@ -1113,7 +1113,7 @@ async fn delete(api: Api, path: web::Path<String>, state: web::Data<BaremetalSta
             Ok(Ok(()))
         })
         .await??;
-    state.engine.emit(Event::now(&n.uuid, EventKind::NodeDeleted));
+    state.engine.node_deleted(&n.uuid).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
