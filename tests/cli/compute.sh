@@ -80,33 +80,9 @@ mkdir -p "$WORK/debug"
 rm -f "$WORK"/debug/*.log
 DISK_DIR="$(cd "$DISK_DIR" 2>/dev/null && pwd || echo "$DISK_DIR")"
 
-# --- cloud config (same rules as identity.sh) ------------------------------------
-CLOUDS="${CLOUDS_YAML:-${OS_CLIENT_CONFIG_FILE:-${IRONBARK_DATA_DIR:-./data}/clouds.yaml}}"
-if [ ! -f "$CLOUDS" ]; then
-  echo "# $CLOUDS not found; generating the admin cloud for $URL"
-  CLOUDS="$WORK/admin-clouds.yaml"
-  cat > "$CLOUDS" <<EOF
-clouds:
-  $OS_CLOUD:
-    auth:
-      auth_url: $URL/v3
-      username: admin
-      password: '$ADMIN_PASSWORD'
-      project_name: admin
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-EOF
-fi
-CLOUDS="$(cd "$(dirname "$CLOUDS")" && pwd)/$(basename "$CLOUDS")"
-unset OS_AUTH_URL OS_AUTH_TYPE OS_TOKEN OS_ENDPOINT OS_USERNAME OS_USER_ID \
-  OS_PROJECT_NAME OS_PROJECT_ID OS_USER_DOMAIN_NAME OS_PROJECT_DOMAIN_NAME \
-  OS_DOMAIN_NAME OS_DOMAIN_ID OS_SYSTEM_SCOPE OS_PASSWORD OS_COMPUTE_API_VERSION \
-  OS_NETWORK_API_VERSION OS_IMAGE_API_VERSION OS_BAREMETAL_API_VERSION \
-  OS_COMPUTE_ENDPOINT_OVERRIDE OS_BAREMETAL_ENDPOINT_OVERRIDE \
-  OS_NETWORK_ENDPOINT_OVERRIDE OS_IMAGE_ENDPOINT_OVERRIDE
+# --- cloud config and step machinery: tests/cli/lib.sh -------------------------
+source "$HERE/lib.sh"
+CLI_NO_PASSWORD_ENV=1 cli_admin_clouds
 
 RAND=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 PROJ_A="cli-cmp-a-$RAND"; PROJ_B="cli-cmp-b-$RAND"
@@ -141,9 +117,7 @@ case "$AUTH_URL" in "$URL"|"$URL/v3") ;;
 esac
 
 # --- step machinery ----------------------------------------------------------------
-PASS=0; FAIL=0; N=0; OUT=""; ERR=""; BAD=""
-exec > >(tee "$WORK/transcript.txt") 2>&1
-say() { printf '%s\n' "$*"; }
+cli_transcript
 # osc NAME ARGS...: run `openstack ARGS` as the admin; osc_a / osc_b: as tenant A /
 # tenant B (--os-cloud).  stdout in $OUT, stderr in $ERR.  stdin is /dev/null so
 # that no command ever reads the script's stdin.
@@ -160,43 +134,17 @@ osc() {
 }
 osc_a() { local rc; AS=(--os-cloud "$CLOUD_A"); osc "$@"; rc=$?; AS=(); return $rc; }
 osc_b() { local rc; AS=(--os-cloud "$CLOUD_B"); osc "$@"; rc=$?; AS=(); return $rc; }
-show_out() {  # print $OUT / $ERR of the last command, indented, at most 40 lines each
-  [ -n "$OUT" ] && printf '%s\n' "$OUT" | head -40 | sed 's/^/   | /'
-  [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -20 | sed 's/^/   ! /'
-  return 0
-}
 run() {  # run CMD ARGS...: a local command, shown like an openstack call
   say "   \$ $*"
   OUT=$("$@" 2>"$WORK/stderr.txt" </dev/null); local rc=$?
   ERR="$(cat "$WORK/stderr.txt")"; show_out
   return $rc
 }
-begin() { N=$((N + 1)); OUT=""; ERR=""; BAD=""; T0=$(date +%s.%N); say ""; say "== [$N] $1"; }
-bad() { BAD="${BAD:+$BAD; }$1"; }
-rc_ok() { [ "$1" -eq 0 ] || bad "exit status $1 (want 0)"; }
-rc_fail() { [ "$1" -ne 0 ] || bad "exit status 0 (want failure)"; }
-finish() {
-  local dt; dt=$(python3 -c "import time;print(f'{time.time()-$T0:.2f}')")
-  if [ -z "$BAD" ]; then PASS=$((PASS + 1)); say "   -> ok (${dt}s)";
-  else FAIL=$((FAIL + 1)); say "   -> FAILED (${dt}s): $BAD"; fi
-}
-# chk DESC PY-EXPR: EXPR over the JSON in $OUT must hold.  Names: d (the
-# document), rows (d when it is a list), g(key) (top-level key of d), row(col,
-# value) (the first row whose column col equals value, or None), ip(a) /
-# net(c) (ipaddress.ip_address / ip_network), NODES (the enrolled node uuids),
-# addrs(v) (every IP address in a server's "addresses", whatever OSC's shape:
-# dict of lists of strings or of {"addr"} objects, or "net=ip, ip" text).
-chk() {
-  printf '%s' "$OUT" | "$PY" -c '
-import ipaddress, json, re, sys
-d = json.loads(sys.stdin.read() or "null")
-def g(k, default=None):
-    return d.get(k, default) if isinstance(d, dict) else default
-rows = d if isinstance(d, list) else []
-def row(col, val):
-    return next((r for r in rows if r.get(col) == val), None)
-ip, net = ipaddress.ip_address, ipaddress.ip_network
-NODES = sys.argv[2].split()
+# chk (tests/cli/lib.sh) also knows NODES (the enrolled node uuids) and addrs(v)
+# (every IP address in a server's "addresses", whatever OSC's shape: dict of
+# lists of strings or of {"addr"} objects, or "net=ip, ip" text).
+CHK_PRELUDE='
+NODES = EXTRA.split()
 def addrs(v):
     out = []
     if isinstance(v, dict):
@@ -206,10 +154,8 @@ def addrs(v):
     elif isinstance(v, str):
         out = re.findall(r"\d+\.\d+\.\d+\.\d+", v)
     return out
-sys.exit(0 if eval(sys.argv[1]) else 1)' "$2" "${NODE_IDS[*]:-}" 2>/dev/null || bad "$1"
-}
-# has DESC REGEX: the command's stdout+stderr matches REGEX (grep -Ei)
-has() { printf '%s\n%s\n' "$OUT" "$ERR" | grep -Eiq -- "$2" || bad "$1"; }
+'
+chk_extra() { printf '%s' "${NODE_IDS[*]:-}"; }
 jval() {  # jval KEY: top-level value from the JSON in $OUT ('' when absent/null)
   printf '%s' "$OUT" | "$PY" -c '
 import json, sys

@@ -41,43 +41,9 @@ PY="$VENV/bin/python"
 mkdir -p "$WORK/debug"
 rm -f "$WORK"/debug/*.log
 
-# --- cloud config -------------------------------------------------------------
-CLOUDS="${CLOUDS_YAML:-${OS_CLIENT_CONFIG_FILE:-${IRONBARK_DATA_DIR:-./data}/clouds.yaml}}"
-if [ ! -f "$CLOUDS" ]; then
-  echo "# $CLOUDS not found; generating $WORK/clouds.yaml for $URL"
-  CLOUDS="$WORK/clouds.yaml"
-  cat > "$CLOUDS" <<EOF
-clouds:
-  $OS_CLOUD:
-    auth:
-      auth_url: $URL/v3
-      username: admin
-      password: '$ADMIN_PASSWORD'
-      project_name: admin
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-    identity_api_version: 3
-EOF
-fi
-CLOUDS="$(cd "$(dirname "$CLOUDS")" && pwd)/$(basename "$CLOUDS")"
-export OS_CLIENT_CONFIG_FILE="$CLOUDS"
-# nothing from the caller's environment may change which cloud/user is used
-unset OS_AUTH_URL OS_AUTH_TYPE OS_TOKEN OS_ENDPOINT OS_USERNAME OS_USER_ID \
-  OS_PROJECT_NAME OS_PROJECT_ID OS_USER_DOMAIN_NAME OS_PROJECT_DOMAIN_NAME \
-  OS_DOMAIN_NAME OS_DOMAIN_ID OS_SYSTEM_SCOPE OS_PASSWORD
-read -r AUTH_URL HAS_PW < <("$PY" - "$CLOUDS" "$OS_CLOUD" <<'PY'
-import sys, yaml
-c = yaml.safe_load(open(sys.argv[1]))["clouds"][sys.argv[2]]
-a = c.get("auth", {})
-print(a.get("auth_url", "").rstrip("/"), "yes" if a.get("password") else "no")
-PY
-) || { echo "cannot read cloud '$OS_CLOUD' from $CLOUDS" >&2; exit 2; }
-[ "$HAS_PW" = yes ] || export OS_PASSWORD="$ADMIN_PASSWORD"
-case "$AUTH_URL" in "$URL"|"$URL/v3") ;;
-  *) echo "# note: $CLOUDS auth_url is $AUTH_URL, not $URL/v3 (the CLI follows the file; curl checks use $URL)";;
-esac
+# --- cloud config: tests/cli/lib.sh (its step machinery is redefined below) ----
+source "$HERE/lib.sh"
+cli_admin_clouds
 
 # --- step machinery -------------------------------------------------------------
 PASS=0; FAIL=0; N=0; OUT=""
