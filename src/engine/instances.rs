@@ -378,17 +378,7 @@ pub fn attach_interface(c: &mut DbConn, uuid: &str, req: &NetworkRequest, push: 
     let mut ports = ports_of(&s);
     let port = match req {
         NetworkRequest::Port(id) => {
-            let sync = PortSync::begin(c, push, id)?;
-            let mut p = net::port(c, id)?;
-            if !p.device_id.is_empty() {
-                return Err(StorageError::refused("PortInUse", format!("Port {id} is still in use.")));
-            }
-            p.device_id = s.uuid.clone();
-            p.device_owner = format!("compute:{az}");
-            p.revision_number += 1;
-            p.updated_at = now();
-            net::port_update(c, &p)?;
-            sync.finish(c)?;
+            take_port(c, &s, id, &az, push)?;
             ports.push(ServerPort { port: id.clone(), created: false });
             id.clone()
         }
@@ -507,19 +497,9 @@ fn plug(c: &mut DbConn, uuid: &str, node_uuid: &str, push: bool) -> StorageResul
     for req in NetworkRequest::from_json(&s.requested_networks) {
         let port = match req {
             NetworkRequest::Port(id) => {
-                let sync = PortSync::begin(c, push, &id)?;
-                let mut p = net::port(c, &id)?;
-                if !p.device_id.is_empty() && p.device_id != s.uuid {
-                    return Err(StorageError::refused("PortInUse", format!("Port {id} is still in use.")));
-                }
-                p.device_id = s.uuid.clone();
-                p.device_owner = format!("compute:{az}");
-                p.revision_number += 1;
-                p.updated_at = now();
-                net::port_update(c, &p)?;
-                sync.finish(c)?;
-                ports.push(ServerPort { port: id, created: false });
-                p.uuid
+                take_port(c, &s, &id, &az, push)?;
+                ports.push(ServerPort { port: id.clone(), created: false });
+                id
             }
             NetworkRequest::Network { uuid: network, fixed_ip } => {
                 let p = create_port(c, &s, &network, fixed_ip, &az, push)?;
@@ -536,6 +516,22 @@ fn plug(c: &mut DbConn, uuid: &str, node_uuid: &str, push: bool) -> StorageResul
     s.updated_at = Some(now());
     db::server_update(c, &s)?;
     network_data(c, &ports)
+}
+
+/// Makes a given port the server's (`device_id`); refused when another
+/// device holds it.
+fn take_port(c: &mut DbConn, s: &Server, id: &str, az: &str, push: bool) -> StorageResult<()> {
+    let sync = PortSync::begin(c, push, id)?;
+    let mut p = net::port(c, id)?;
+    if !p.device_id.is_empty() && p.device_id != s.uuid {
+        return Err(StorageError::refused("PortInUse", format!("Port {id} is still in use.")));
+    }
+    p.device_id = s.uuid.clone();
+    p.device_owner = format!("compute:{az}");
+    p.revision_number += 1;
+    p.updated_at = now();
+    net::port_update(c, &p)?;
+    sync.finish(c)
 }
 
 fn create_port(

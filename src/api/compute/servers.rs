@@ -1064,6 +1064,17 @@ async fn save_metadata(state: &ComputeState, s: &Server, m: Map<String, Value>) 
     Ok(())
 }
 
+/// Adds (or replaces) items in a server's metadata, within the 128-item limit.
+async fn merge_metadata(state: &ComputeState, s: &Server, add: Map<String, Value>) -> Result<Map<String, Value>> {
+    let mut m: Map<String, Value> = serde_json::from_str(&s.metadata).unwrap_or_default();
+    m.extend(add);
+    if m.len() > 128 {
+        return Err(ComputeError::QuotaExceeded("Quota exceeded for metadata_items: Requested more than 128".into()));
+    }
+    save_metadata(state, s, m.clone()).await?;
+    Ok(m)
+}
+
 fn metadata_body(body: &[u8], key: &str) -> Result<Map<String, Value>> {
     let v: Value = serde_json::from_slice(body).map_err(|_| ComputeError::bad("Malformed request body"))?;
     match v.get(key) {
@@ -1099,12 +1110,7 @@ async fn metadata_merge(
 ) -> Result<HttpResponse> {
     let add = metadata_body(&body, "metadata")?;
     let s = load(&state, &caller, &id).await?;
-    let mut m: Map<String, Value> = serde_json::from_str(&s.metadata).unwrap_or_default();
-    m.extend(add);
-    if m.len() > 128 {
-        return Err(ComputeError::QuotaExceeded("Quota exceeded for metadata_items: Requested more than 128".into()));
-    }
-    save_metadata(&state, &s, m.clone()).await?;
+    let m = merge_metadata(&state, &s, add).await?;
     Ok(HttpResponse::Ok().json(json!({"metadata": m})))
 }
 
@@ -1133,12 +1139,7 @@ async fn metadata_put(
         return Err(ComputeError::bad("Request body and URI mismatch"));
     }
     let s = load(&state, &caller, &id).await?;
-    let mut m: Map<String, Value> = serde_json::from_str(&s.metadata).unwrap_or_default();
-    m.extend(meta.clone());
-    if m.len() > 128 {
-        return Err(ComputeError::QuotaExceeded("Quota exceeded for metadata_items: Requested more than 128".into()));
-    }
-    save_metadata(&state, &s, m).await?;
+    merge_metadata(&state, &s, meta.clone()).await?;
     Ok(HttpResponse::Ok().json(json!({"meta": meta})))
 }
 
