@@ -331,66 +331,12 @@ stestr last --subunit > "$TWORK/results.subunit" 2>/dev/null || true
 grep -E '\.\.\. (ok|FAILED|SKIPPED)' "$TWORK/run.log" \
   | sed -E 's/^\{[0-9]+\} //; s/ \[[0-9.]+s\]//; s/ \.\.\. / /' | sort > "$TWORK/outcomes.txt"
 
-python3 - "$TWORK/run.log" "$((t1 - t0))" "$TWORK/outcomes.txt" "$TWORK/selected.txt" \
-  "$BASELINE" "$UPDATE_BASELINE" > "$TWORK/summary.txt" <<'PY'
-import os, re, sys
-log_path, wall, outcomes_path, selected_path, baseline, update = sys.argv[1:7]
-log = open(log_path, errors="replace").read()
-def count(key):
-    m = re.search(r"^ - %s: (\d+)" % key, log, re.M)
-    return int(m.group(1)) if m else 0
-passed, failed, skipped = count("Passed"), count("Failed"), count("Skipped")
-lines = open(outcomes_path).read().splitlines()
-ok = {l[:-len(" ok")] for l in lines if l.endswith(" ok")}
-failed_ids = [l[:-len(" FAILED")] for l in lines if l.endswith(" FAILED")]
-selected = set(open(selected_path).read().split())
-if not selected:  # --list-tests gave nothing: fall back to what reported
-    selected = {l.split(" ", 1)[0] for l in lines}
-    print("warning: empty test selection list; regressions limited to reported tests")
-print(f"wall {wall} s; tempest output in {log_path}")
-for t in failed_ids:
-    print("FAILED", t)
-
-regressions = 0
-if baseline:
-    header, base = [], set()
-    if os.path.exists(baseline):
-        for l in open(baseline).read().splitlines():
-            s = l.strip()
-            if s.startswith("#"):
-                header.append(l)
-            elif s:
-                base.add(s)
-    if update == "1":
-        base = (base - selected) | ok
-        if not header:
-            header = [
-                "# Tempest 47 image v2 API tests (tempest.api.image.v2) expected to PASS",
-                "# against ironbark's image service with tempest/run-image.sh's default",
-                "# flags; run-image.sh reports a listed test that it selected but that",
-                "# did not pass as a regression.  What each test needs: tempest/image-tests.md",
-                "# Regenerate: UPDATE_BASELINE=1 tempest/run-image.sh IDENTITY_URL IMAGE_URL",
-            ]
-        with open(baseline, "w") as f:
-            f.write("\n".join(header + sorted(base)) + "\n")
-        print(f"baseline {baseline} rewritten: {len(base)} test(s)")
-    if not os.path.exists(baseline):
-        print(f"no baseline {baseline}: regressions not checked")
-    else:
-        lost = sorted((base & selected) - ok)
-        new = sorted(ok - base)
-        print(f"REGRESSIONS: {len(lost)} (baseline tests selected but not passed;"
-              f" baseline {baseline})")
-        for t in lost:
-            print("REGRESSION", t)
-        if new:
-            print(f"new passes not in the baseline: {len(new)}")
-            for t in new:
-                print("NEW", t)
-        regressions = len(lost)
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
-sys.exit(3 if regressions else 0)
-PY
+python3 "$HERE/summarize.py" "$TWORK/run.log" "$((t1 - t0))" "$TWORK/outcomes.txt" "$TWORK/selected.txt" \
+  "$BASELINE" "$UPDATE_BASELINE" 'Tempest 47 image v2 API tests (tempest.api.image.v2) expected to PASS
+against ironbark'\''s image service with tempest/run-image.sh'\''s default
+flags; run-image.sh reports a listed test that it selected but that
+did not pass as a regression.  What each test needs: tempest/image-tests.md
+Regenerate: UPDATE_BASELINE=1 tempest/run-image.sh IDENTITY_URL IMAGE_URL' > "$TWORK/summary.txt"
 regress=$?
 cat "$TWORK/summary.txt"
 # "0 tests ran" (bad regex, every class skipped or errored before its tests)
