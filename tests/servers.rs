@@ -196,6 +196,11 @@ fn deploy_and_delete(s: &TestServer) {
     let n = admin.get(&s.baremetal, &format!("/v1/nodes/{node}"));
     assert_eq!((n["provision_state"].as_str(), n["instance_uuid"].as_str()), (Some("active"), Some(sid.as_str())));
     assert_eq!(n["instance_info"]["image_source"], iid.as_str());
+    let shown = admin.get(&s.image, &format!("/v2/images/{iid}"));
+    assert_eq!(n["instance_info"]["image_os_hash_algo"], "sha512");
+    assert_eq!(n["instance_info"]["image_os_hash_value"], shown["os_hash_value"]);
+    assert_eq!(n["instance_info"]["image_checksum"], shown["checksum"]);
+    assert_eq!(n["instance_info"]["root_gb"], "10");
     // The port: bound to the node as a bare-metal VIF.
     let ports = admin.get(&s.network, &format!("/v2.0/ports?device_id={sid}"))["ports"].clone();
     assert_eq!(ports.as_array().unwrap().len(), 1);
@@ -235,6 +240,15 @@ fn deploy_and_delete(s: &TestServer) {
     let r = a.nova(Method::POST, &format!("/servers/{sid}/action"), Some(json!({"reboot": {"type": "HARD"}})));
     assert_eq!(r.status(), 202);
     wait_server(&a, &sid, "ACTIVE");
+    // Rebuild redeploys the node with the image.
+    let r = a.nova(Method::POST, &format!("/servers/{sid}/action"), Some(json!({"rebuild": {"imageRef": iid}})));
+    assert_eq!(r.status(), 202);
+    let rebuilt: Value = r.json().unwrap();
+    assert!(rebuilt["server"]["adminPass"].is_string());
+    wait_server(&a, &sid, "ACTIVE");
+    let n = wait(&admin, &node, "active");
+    assert_eq!(n["instance_info"]["image_os_hash_value"], shown["os_hash_value"]);
+    assert_eq!(std::fs::read(&disk).unwrap(), data);
     // Interfaces: a second one needs a second physical port on the node.
     let path = format!("/servers/{sid}/os-interface");
     let r = a.nova(Method::POST, &path, Some(json!({"interfaceAttachment": {"net_id": nid}})));

@@ -450,6 +450,13 @@ fn claim(c: &mut DbConn, uuid: &str) -> StorageResult<Claim> {
     info.insert("swap_mb".into(), flavor["swap"].clone());
     if let Some(img) = &s.image_uuid {
         info.insert("image_source".into(), json!(img));
+        // What the deploy verifies the image against, as Nova passes it to Ironic.
+        if let Ok(i) = crate::storage::images::image(c, img) {
+            info.insert("image_checksum".into(), json!(i.checksum));
+            info.insert("image_os_hash_algo".into(), json!(i.os_hash_algo));
+            info.insert("image_os_hash_value".into(), json!(i.os_hash_value));
+            info.insert("image_disk_format".into(), json!(i.disk_format));
+        }
     }
     if !want.required.is_empty() {
         info.insert("traits".into(), json!(want.required));

@@ -1032,10 +1032,19 @@ async fn rebuild(
             db::server_update(c, &r2)?;
             let mut n = bm::node(c, &node)?;
             let mut info: Map<String, Value> = serde_json::from_str(&n.instance_info).unwrap_or_default();
-            match &img {
-                Some(i) => info.insert("image_source".into(), json!(i)),
-                None => info.remove("image_source"),
-            };
+            for k in
+                ["image_source", "image_checksum", "image_os_hash_algo", "image_os_hash_value", "image_disk_format"]
+            {
+                info.remove(k);
+            }
+            if let Some(i) = &img {
+                let image = img::image(c, i)?;
+                info.insert("image_source".into(), json!(i));
+                info.insert("image_checksum".into(), json!(image.checksum));
+                info.insert("image_os_hash_algo".into(), json!(image.os_hash_algo));
+                info.insert("image_os_hash_value".into(), json!(image.os_hash_value));
+                info.insert("image_disk_format".into(), json!(image.disk_format));
+            }
             n.instance_info = Value::Object(info).to_string();
             bm::node_update(c, &n)?;
             Ok(())
