@@ -202,9 +202,11 @@ fn bad_input(s: &TestServer) {
 /// A server whose tokens live one second.
 #[test]
 fn expired_tokens() {
-    let s = TestServer::start_with(common::Db::Sqlite, |c| c.token.expiration = 1).unwrap();
+    // Every token lives 3 s: long enough that the fresh token below stays
+    // valid for its two requests even on a loaded machine.
+    let s = TestServer::start_with(common::Db::Sqlite, |c| c.token.expiration = 3).unwrap();
     let token = s.admin_token();
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(std::time::Duration::from_millis(3100));
     assert_error(s.get("/v3/projects").header("x-auth-token", &token).send().unwrap(), 401);
     let (fresh, _) = s.token("admin", ADMIN_PASSWORD, project_scope("admin"));
     let r = s.get("/v3/auth/tokens").header("x-auth-token", &fresh).header("x-subject-token", &token).send().unwrap();
