@@ -166,6 +166,147 @@ impl ContrailConfig {
     }
 }
 
+/// A list given either as a TOML/JSON list or as one string separated by
+/// spaces or commas (as Contrail's `collectors = a:8086 b:8086`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct List(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Form::deserialize(d)? {
+            Form::One(s) => s.split([' ', ',', '\t']).map(str::to_string).collect(),
+            Form::Many(v) => v,
+        };
+        Ok(List(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()))
+    }
+}
+
+/// Reporting to Contrail analytics as a Sandesh generator (`[sandesh]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SandeshConfig {
+    /// Collectors, `host[:port]` (port 8086 when left out); none = off.
+    pub collectors: List,
+    /// The introspect HTTP server (served while the generator runs).
+    pub introspect_port: u16,
+    /// The generator's `Source`; default: the host name.
+    pub source: Option<String>,
+    /// `Module`; `ironic-notification-manager` shows ironbark where
+    /// Contrail shows that module.
+    pub module: String,
+    pub node_type: String,
+    /// Distinct per process when several share a database.
+    pub instance_id: String,
+    /// Messages waiting for the collector before new ones are dropped.
+    pub queue_size: usize,
+    /// Reconnection back-off: first wait and cap, milliseconds.
+    pub backoff_min_ms: u64,
+    pub backoff_max_ms: u64,
+    pub connect_timeout_s: u64,
+    /// How long the collector has to answer the hello.
+    pub handshake_timeout_s: u64,
+}
+
+impl Default for SandeshConfig {
+    fn default() -> Self {
+        SandeshConfig {
+            collectors: List::default(),
+            introspect_port: 8110,
+            source: None,
+            module: "ironbark".into(),
+            node_type: "Config".into(),
+            instance_id: "0".into(),
+            queue_size: 10_000,
+            backoff_min_ms: 1000,
+            backoff_max_ms: 30_000,
+            connect_timeout_s: 5,
+            handshake_timeout_s: 30,
+        }
+    }
+}
+
+impl SandeshConfig {
+    /// The collectors as `host:port`, or why one is not an address.
+    pub fn collector_addrs(&self) -> anyhow::Result<Vec<String>> {
+        self.collectors
+            .0
+            .iter()
+            .map(|c| {
+                let (host, port) = match c.strip_prefix('[') {
+                    Some(v6) => match v6.split_once(']') {
+                        Some((h, rest)) => (format!("[{h}]"), rest.strip_prefix(':')),
+                        None => anyhow::bail!("invalid sandesh collector {c:?}"),
+                    },
+                    None => match c.rsplit_once(':') {
+                        Some((h, p)) => (h.to_string(), Some(p)),
+                        None => (c.clone(), None),
+                    },
+                };
+                let port: u16 = match port {
+                    Some(p) => p.parse().map_err(|_| anyhow::anyhow!("invalid port in sandesh collector {c:?}"))?,
+                    None => 8086,
+                };
+                if host.is_empty() || host == "[]" {
+                    anyhow::bail!("invalid sandesh collector {c:?}");
+                }
+                Ok(format!("{host}:{port}"))
+            })
+            .collect()
+    }
+}
+
+/// Ironic's versioned notifications on AMQP (`[notifications]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotificationsConfig {
+    /// `rabbit://user:pass@host:5672/` (oslo's form; `amqps://` for TLS);
+    /// unset = no notifications.
+    pub transport_url: Option<String>,
+    /// The topic exchange (Ironic's control exchange).
+    pub exchange: String,
+    /// Ironic's `versioned_notifications_topics`.
+    pub topics: List,
+    /// Ironic's `notification_level`: debug, info, warning, error, critical.
+    pub level: crate::reporters::notifications::Level,
+    /// Notifications waiting for the broker before new ones are dropped.
+    pub queue_size: usize,
+    /// Longest wait between reconnection attempts, seconds.
+    pub retry_max_s: u64,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            transport_url: None,
+            exchange: "ironic".into(),
+            topics: List(vec!["ironic_versioned_notifications".into()]),
+            level: crate::reporters::notifications::Level::Info,
+            queue_size: 10_000,
+            retry_max_s: 30,
+        }
+    }
+}
+
+/// Prometheus metrics (`[metrics]`): `/metrics` on the bare-metal port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { enabled: true }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -198,6 +339,9 @@ pub struct Config {
     pub fake: FakeConfig,
     pub image: ImageConfig,
     pub contrail: ContrailConfig,
+    pub sandesh: SandeshConfig,
+    pub notifications: NotificationsConfig,
+    pub metrics: MetricsConfig,
     /// This process's conductor name (node `reservation`, `/v1/conductors`).
     pub conductor_name: Option<String>,
 }
@@ -230,6 +374,9 @@ impl Default for Config {
             fake: FakeConfig::default(),
             image: ImageConfig::default(),
             contrail: ContrailConfig::default(),
+            sandesh: SandeshConfig::default(),
+            notifications: NotificationsConfig::default(),
+            metrics: MetricsConfig::default(),
             conductor_name: None,
         }
     }
@@ -347,12 +494,12 @@ impl Config {
         if let Some(n) = self.conductor_name.as_ref().filter(|n| !n.is_empty()) {
             return n.clone();
         }
-        let host = std::fs::read_to_string("/etc/hostname")
-            .ok()
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".into());
-        format!("ironbark-{host}")
+        format!("ironbark-{}", hostname())
+    }
+
+    /// The Sandesh generator's `Source`.
+    pub fn sandesh_source(&self) -> String {
+        self.sandesh.source.clone().filter(|s| !s.is_empty()).unwrap_or_else(hostname)
     }
 
     pub fn keys_dir(&self) -> PathBuf {
@@ -370,6 +517,15 @@ impl Config {
     pub fn workers(&self) -> usize {
         if self.workers > 0 { self.workers } else { std::thread::available_parallelism().map_or(2, |n| n.get()) }
     }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The `clouds.yaml` a user pastes to reach this deployment.
@@ -414,6 +570,18 @@ mod tests {
             assert_eq!(c.contrail.retry_max_s, 30);
             assert_eq!(c.contrail_port, 8082);
             assert_eq!(c.host, "0.0.0.0");
+            assert!(c.sandesh.collectors.0.is_empty());
+            jail.set_env("IRONBARK_SANDESH__COLLECTORS", "10.0.0.1:8087 10.0.0.2,[::1]");
+            jail.set_env("IRONBARK_NOTIFICATIONS__TOPICS", "a b");
+            jail.set_env("IRONBARK_NOTIFICATIONS__LEVEL", "error");
+            let c: Config = Config::figment(&o, Env::prefixed("IRONBARK_").split("__")).extract()?;
+            assert_eq!(
+                c.sandesh.collector_addrs().unwrap(),
+                vec!["10.0.0.1:8087".to_string(), "10.0.0.2:8086".into(), "[::1]:8086".into()]
+            );
+            assert_eq!(c.notifications.topics.0, vec!["a".to_string(), "b".into()]);
+            assert_eq!(c.notifications.level, crate::reporters::notifications::Level::Error);
+            assert_eq!(c.notifications.exchange, "ironic");
             assert_eq!(c.public_url(ServiceKind::Identity), "http://127.0.0.1:5002");
             assert_eq!(c.catalog_url(ServiceKind::Compute), "http://127.0.0.1:8774/v2.1");
             Ok(())

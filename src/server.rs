@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::middleware::Condition;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -40,6 +41,9 @@ pub struct Prepared {
     pub images: Arc<api::image::ImageState>,
     worker: Worker,
     listeners: Vec<(ServiceKind, TcpListener)>,
+    reporters: crate::reporters::Plan,
+    /// The Sandesh introspect port, bound when the generator is on.
+    introspect: Option<TcpListener>,
 }
 
 fn bind(cfg: &Config, kind: ServiceKind) -> anyhow::Result<TcpListener> {
@@ -95,13 +99,40 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
         contrail_push: cfg.contrail.push_url().is_some(),
     };
     let (engine, worker) = Engine::new(storage.clone(), settings);
+    let mut reporters = crate::reporters::Plan::new(&cfg, &storage, engine.host())?;
+    let introspect = match &mut reporters.sandesh {
+        Some(s) => {
+            let addr = format!("{}:{}", cfg.host, cfg.sandesh.introspect_port);
+            let l = TcpListener::bind(&addr).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the Sandesh introspect port {addr}: {e} (set IRONBARK_SANDESH__INTROSPECT_PORT)"
+                )
+            })?;
+            let port = l.local_addr()?.port();
+            cfg.sandesh.introspect_port = port;
+            s.http_port = port;
+            Some(l)
+        }
+        None => None,
+    };
     register_conductor(&storage, engine.host())?;
     let resumed = engine.resume_interrupted()?;
     if resumed > 0 {
         tracing::info!(nodes = resumed, "resuming work interrupted by the previous stop");
     }
     let images = Arc::new(api::image::ImageState::new(&cfg, storage.clone(), store));
-    Ok(Prepared { config: cfg, storage, auth: web::Data::new(auth), report, engine, images, worker, listeners })
+    Ok(Prepared {
+        config: cfg,
+        storage,
+        auth: web::Data::new(auth),
+        report,
+        engine,
+        images,
+        worker,
+        listeners,
+        reporters,
+        introspect,
+    })
 }
 
 /// Records (or refreshes) this process in the conductor list.
@@ -122,6 +153,11 @@ fn register_conductor(storage: &Storage, host: &str) -> anyhow::Result<()> {
 }
 
 impl Prepared {
+    /// The Sandesh introspect port, when the generator is on.
+    pub fn introspect_port(&self) -> Option<u16> {
+        self.introspect.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port())
+    }
+
     pub fn port(&self, kind: ServiceKind) -> Option<u16> {
         self.listeners.iter().find(|(k, _)| *k == kind).and_then(|(_, l)| l.local_addr().ok()).map(|a| a.port())
     }
@@ -173,6 +209,11 @@ impl Prepared {
         let baremetal_state = Arc::new(api::baremetal::BaremetalState::new(&cfg, self.engine.clone()));
         actix_web::rt::spawn(self.worker.run());
         actix_web::rt::spawn(self.engine.clone().run_instances());
+        let metrics_on = self.reporters.metrics_enabled;
+        let reporters = self.reporters.start(&self.engine)?;
+        let metrics = web::Data::from(reporters.metrics.clone());
+        let http_metrics: std::collections::HashMap<&str, actix_web_prom::PrometheusMetrics> =
+            ServiceKind::ALL.iter().map(|k| (k.catalog_type(), reporters.metrics.http(k.catalog_type()))).collect();
         let image_state = self.images.clone();
         let network_state = Arc::new(api::network::NetworkState::new(&cfg, self.storage.clone()));
         let compute_state = Arc::new(api::compute::ComputeState::new(&cfg, self.storage.clone(), self.engine.clone()));
@@ -193,6 +234,8 @@ impl Prepared {
             let compute_state = compute_state.clone();
             let contrail_state = contrail_state.clone();
             let workers = cfg.workers();
+            let timing = http_metrics[kind.catalog_type()].clone();
+            let metrics = metrics.clone();
             let server = match kind {
                 ServiceKind::Identity => HttpServer::new(move || {
                     App::new()
@@ -201,6 +244,7 @@ impl Prepared {
                         .wrap(api::json_errors(api::identity::error_body))
                         .wrap(CommonHeaders::new(&identity_url))
                         .wrap(TracingLogger::default())
+                        .wrap(Condition::new(metrics_on, timing.clone()))
                         .configure(|c| api::identity::configure(c, identity_state.clone()))
                 })
                 .workers(workers)
@@ -216,6 +260,9 @@ impl Prepared {
                         .wrap(api::baremetal::MICROVERSIONS)
                         .wrap(CommonHeaders::new(&identity_url).with_id_aliases(&["openstack-request-id"]))
                         .wrap(TracingLogger::default())
+                        .wrap(Condition::new(metrics_on, timing.clone()))
+                        .app_data(metrics.clone())
+                        .route("/metrics", web::get().to(crate::reporters::metrics::handler))
                         .configure(|c| api::baremetal::configure(c, baremetal_state.clone()))
                 })
                 .workers(workers)
@@ -231,6 +278,7 @@ impl Prepared {
                         .wrap(api::compute::MICROVERSIONS)
                         .wrap(CommonHeaders::new(&identity_url).with_id_aliases(&["x-compute-request-id"]))
                         .wrap(TracingLogger::default())
+                        .wrap(Condition::new(metrics_on, timing.clone()))
                         .configure(|c| api::compute::configure(c, compute_state.clone()))
                 })
                 .workers(workers)
@@ -245,6 +293,7 @@ impl Prepared {
                         .wrap(api::json_errors(api::image::error_body))
                         .wrap(CommonHeaders::new(&identity_url))
                         .wrap(TracingLogger::default())
+                        .wrap(Condition::new(metrics_on, timing.clone()))
                         .configure(|c| api::image::configure(c, image_state.clone()))
                 })
                 .workers(workers)
@@ -259,6 +308,7 @@ impl Prepared {
                         .wrap(api::json_errors(api::network::error_body))
                         .wrap(CommonHeaders::new(&identity_url))
                         .wrap(TracingLogger::default())
+                        .wrap(Condition::new(metrics_on, timing.clone()))
                         .configure(|c| api::network::configure(c, network_state.clone()))
                 })
                 .workers(workers)
@@ -273,6 +323,7 @@ impl Prepared {
                         .app_data(web::PayloadConfig::new(max_body))
                         .wrap(api::contrail::text_errors())
                         .wrap(TracingLogger::default())
+                        .wrap(Condition::new(metrics_on, timing.clone()))
                         .configure(|c| api::contrail::configure(c, contrail_state.clone()))
                 })
                 .workers(workers)
@@ -281,6 +332,21 @@ impl Prepared {
                 .listen(listener)?
                 .run(),
             };
+            if let Some(tx) = &handles {
+                let _ = tx.send(server.handle());
+            }
+            servers.push(server);
+        }
+        if let (Some(listener), Some(sandesh)) = (self.introspect, reporters.sandesh.clone()) {
+            let sandesh = web::Data::new(sandesh);
+            let server = HttpServer::new(move || {
+                App::new().app_data(sandesh.clone()).configure(crate::reporters::sandesh::introspect::configure)
+            })
+            .workers(1)
+            .shutdown_timeout(5)
+            .disable_signals()
+            .listen(listener)?
+            .run();
             if let Some(tx) = &handles {
                 let _ = tx.send(server.handle());
             }
@@ -385,7 +451,7 @@ impl Handles {
 /// Starts a [`Prepared`] server on its own thread and actix system, returning
 /// once every service listens. Used by `serve` and by the tests.
 pub fn spawn(prepared: Prepared) -> anyhow::Result<(Handles, std::thread::JoinHandle<anyhow::Result<()>>)> {
-    let count = prepared.listeners.len();
+    let count = prepared.listeners.len() + usize::from(prepared.introspect.is_some());
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("ironbark-main".into())

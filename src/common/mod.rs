@@ -4,4 +4,5 @@ pub mod auth;
 pub mod microversion;
 pub mod policy;
 pub mod request_id;
+pub mod secrets;
 pub mod token;

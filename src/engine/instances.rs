@@ -13,10 +13,11 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use serde_json::{Map, Value, json};
 
+use super::events::{ServerChange, ServerStep};
 use super::ipam::{FixedIp, allocate, random_mac};
 use super::states::{PowerState, ProvisionState as S, Verb};
 use super::vifs::{self, uses_network_service};
-use super::{Actor, Engine, EngineError, EventKind, now};
+use super::{Actor, Engine, EngineError, Event, EventKind, now};
 use crate::reporters::contrail::push::PortSync;
 use crate::storage::baremetal::{self as bm, Node};
 use crate::storage::network::{self as net, Port};
@@ -137,6 +138,19 @@ enum Claim {
     Nothing,
 }
 
+/// A server event for the reporters, with the node when there is one.
+fn server_event(c: &mut DbConn, s: &Server, step: ServerStep, error: Option<String>) -> Event {
+    let node = s.node_uuid.as_deref().and_then(|n| bm::node(c, n).ok());
+    let change = ServerChange { server_uuid: s.uuid.clone(), project_id: s.project_id.clone(), step, error };
+    Event::server(node.as_ref(), change)
+}
+
+/// The fault message stored in a server's `fault` JSON.
+fn fault_message(s: &Server) -> Option<String> {
+    let f: Value = serde_json::from_str(s.fault.as_deref()?).ok()?;
+    f.get("message").and_then(Value::as_str).map(str::to_string)
+}
+
 /// What [`reconcile`] found to do outside the transaction.
 enum Next {
     Nothing,
@@ -149,6 +163,15 @@ impl Engine {
         let engine = self.clone();
         let uuid = uuid.to_string();
         tokio::spawn(async move {
+            let id = uuid.clone();
+            let started = engine
+                .inner
+                .storage
+                .read(move |c| Ok(db::server(c, &id).ok().map(|s| server_event(c, &s, ServerStep::CreateStart, None))))
+                .await;
+            if let Ok(Some(ev)) = started {
+                engine.emit(ev);
+            }
             if let Err(e) = engine.build(&uuid, actor).await {
                 tracing::warn!(server = %uuid, error = %e, "server build interrupted; it resumes at the next start");
             }
@@ -205,14 +228,16 @@ impl Engine {
     /// unplugged and its node given back.
     async fn fail_build(&self, uuid: &str, code: u16, message: &str, release: bool) -> Result<(), StorageError> {
         let (id, msg, push) = (uuid.to_string(), message.to_string(), self.inner.settings.contrail_push);
-        self.inner
+        let failed = self
+            .inner
             .storage
             .write(move |c| {
                 let mut s = match db::server(c, &id) {
                     Ok(s) => s,
-                    Err(StorageError::NotFound { .. }) => return Ok(()),
+                    Err(StorageError::NotFound { .. }) => return Ok(None),
                     Err(e) => return Err(e),
                 };
+                let ev = server_event(c, &s, ServerStep::CreateError, Some(msg.clone()));
                 if release {
                     unplug(c, &mut s, push)?;
                     if let Some(n) = s.node_uuid.take() {
@@ -226,9 +251,13 @@ impl Engine {
                     s.task_state = None;
                 }
                 s.updated_at = Some(now());
-                db::server_update(c, &s)
+                db::server_update(c, &s)?;
+                Ok(Some(ev))
             })
             .await?;
+        if let Some(ev) = failed {
+            self.emit(ev);
+        }
         tracing::info!(server = %uuid, fault = %message, "server build failed");
         self.advance_delete(uuid).await
     }
@@ -238,14 +267,19 @@ impl Engine {
     pub async fn sync_node(&self, node: &str) -> Result<(), StorageError> {
         let id = node.to_string();
         let push = self.inner.settings.contrail_push;
-        let next = self
+        let (next, events) = self
             .inner
             .storage
-            .write(move |c| match db::server_of_node(c, &id)? {
-                Some(s) => reconcile(c, s, push),
-                None => Ok(Next::Nothing),
+            .write(move |c| {
+                let mut events = Vec::new();
+                let next = match db::server_of_node(c, &id)? {
+                    Some(s) => reconcile(c, s, push, &mut events)?,
+                    None => Next::Nothing,
+                };
+                Ok((next, events))
             })
             .await?;
+        events.into_iter().for_each(|e| self.emit(e));
         self.follow(next).await
     }
 
@@ -268,33 +302,44 @@ impl Engine {
     /// it can be; the row goes once the node is torn down.
     pub async fn delete_server(&self, uuid: &str) -> Result<(), StorageError> {
         let (id, push) = (uuid.to_string(), self.inner.settings.contrail_push);
-        self.inner
+        let started = self
+            .inner
             .storage
             .write(move |c| {
                 let mut s = db::server(c, &id)?;
+                let first = s.task_state.as_deref() != Some("deleting");
                 s.task_state = Some("deleting".into());
                 s.updated_at = Some(now());
                 // Ports of a server still being placed are unplugged when the build sees the flag.
                 if s.node_uuid.is_some() {
                     unplug(c, &mut s, push)?;
                 }
-                db::server_update(c, &s)
+                db::server_update(c, &s)?;
+                Ok(first.then(|| server_event(c, &s, ServerStep::DeleteStart, None)))
             })
             .await?;
+        if let Some(ev) = started {
+            self.emit(ev);
+        }
         self.advance_delete(uuid).await
     }
 
     async fn advance_delete(&self, uuid: &str) -> Result<(), StorageError> {
         let (id, push) = (uuid.to_string(), self.inner.settings.contrail_push);
-        let next = self
+        let (next, events) = self
             .inner
             .storage
-            .write(move |c| match db::server(c, &id) {
-                Ok(s) => reconcile(c, s, push),
-                Err(StorageError::NotFound { .. }) => Ok(Next::Nothing),
-                Err(e) => Err(e),
+            .write(move |c| {
+                let mut events = Vec::new();
+                let next = match db::server(c, &id) {
+                    Ok(s) => reconcile(c, s, push, &mut events)?,
+                    Err(StorageError::NotFound { .. }) => Next::Nothing,
+                    Err(e) => return Err(e),
+                };
+                Ok((next, events))
             })
             .await?;
+        events.into_iter().for_each(|e| self.emit(e));
         self.follow(next).await
     }
 
@@ -706,7 +751,7 @@ fn config_drive(s: &Server, network_data: Value) -> Value {
 }
 
 /// Brings a server in step with its node, in the caller's transaction.
-fn reconcile(c: &mut DbConn, mut s: Server, push: bool) -> StorageResult<Next> {
+fn reconcile(c: &mut DbConn, mut s: Server, push: bool, events: &mut Vec<Event>) -> StorageResult<Next> {
     let node = match &s.node_uuid {
         Some(n) => bm::node(c, n).ok(),
         None => None,
@@ -716,6 +761,7 @@ fn reconcile(c: &mut DbConn, mut s: Server, push: bool) -> StorageResult<Next> {
         let Some(n) = node.filter(|n| n.instance_uuid.as_deref() == Some(s.uuid.as_str())) else {
             // No node, or its teardown has taken the instance off it.
             unplug(c, &mut s, push)?;
+            events.push(server_event(c, &s, ServerStep::DeleteEnd, None));
             db::server_delete(c, &s.uuid)?;
             return Ok(Next::Nothing);
         };
@@ -729,6 +775,7 @@ fn reconcile(c: &mut DbConn, mut s: Server, push: bool) -> StorageResult<Next> {
         if state == S::Available {
             // Claimed but never deployed: just give the node back.
             release_node(c, &n.uuid, &s.uuid)?;
+            events.push(server_event(c, &s, ServerStep::DeleteEnd, None));
             db::server_delete(c, &s.uuid)?;
             return Ok(Next::Nothing);
         }
@@ -792,6 +839,11 @@ fn reconcile(c: &mut DbConn, mut s: Server, push: bool) -> StorageResult<Next> {
     if s != before {
         s.updated_at = Some(now());
         db::server_update(c, &s)?;
+        if before.vm_state == "building" && s.vm_state == "active" {
+            events.push(server_event(c, &s, ServerStep::CreateEnd, None));
+        } else if before.vm_state == "building" && s.vm_state == "error" {
+            events.push(server_event(c, &s, ServerStep::CreateError, fault_message(&s)));
+        }
     }
     Ok(Next::Nothing)
 }

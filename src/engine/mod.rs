@@ -99,8 +99,28 @@ pub struct Worker {
     rx: mpsc::UnboundedReceiver<(String, Job)>,
 }
 
-/// One state change made by the engine: from, to, event, new target, error.
-type Move = (S, S, Fsm, Option<String>, Option<String>);
+/// One state change made by the engine, with the node it left.
+struct Move {
+    from: S,
+    event: Fsm,
+    prior_target: Option<String>,
+    error: Option<String>,
+    node: Node,
+}
+
+impl Move {
+    fn event(self) -> Event {
+        let kind = EventKind::Provision {
+            from: self.from,
+            to: state_of(&self.node),
+            event: self.event,
+            prior_target: self.prior_target.and_then(|t| t.parse().ok()),
+            target: self.node.target_provision_state.as_deref().and_then(|t| t.parse().ok()),
+            error: self.error,
+        };
+        Event::of(&self.node, kind)
+    }
+}
 
 fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc()
@@ -144,13 +164,17 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
-    /// After a node's row is deleted: its fake disk files go too.
-    pub async fn node_deleted(&self, uuid: &str) {
-        let (disks, id) = (self.inner.settings.disks.clone(), uuid.to_string());
+    /// After a node's row is deleted (`node` as it was): its fake disk
+    /// files go too.
+    pub async fn node_deleted(&self, node: &Node) {
+        let (disks, id) = (self.inner.settings.disks.clone(), node.uuid.clone());
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || disks.remove(&id)).await {
-            tracing::warn!(node = %uuid, error = %e, "disk files of a deleted node not removed");
+            tracing::warn!(node = %node.uuid, error = %e, "disk files of a deleted node not removed");
         }
-        self.emit(Event::now(uuid, EventKind::NodeDeleted));
+        self.emit(Event::of(
+            node,
+            EventKind::Node { action: events::NodeAction::Delete, prior_updated_at: node.updated_at },
+        ));
     }
 
     /// Publishes an event (no subscriber is fine).
@@ -198,25 +222,19 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let host = self.host().to_string();
         let id = uuid.to_string();
-        let (from, node) =
+        let (from, prior_target, node) =
             self.inner.storage.write(move |c| Ok(Self::start_provision(c, &id, verb, &host, &actor, extras))).await??;
-        let to = state_of(&node);
-        self.emit(Event::now(
-            &node.uuid,
-            EventKind::Provision {
-                from,
-                to,
-                event: verb.event(),
-                target: node.target_provision_state.as_deref().and_then(|t| t.parse().ok()),
-                error: None,
-            },
-        ));
-        if node.reservation.as_deref() == Some(self.host()) {
-            self.start(node.uuid.clone(), Job::Provision);
+        let node_uuid = node.uuid.clone();
+        let reserved = node.reservation.as_deref() == Some(self.host());
+        self.emit(Move { from, event: verb.event(), prior_target, error: None, node }.event());
+        if reserved {
+            self.start(node_uuid, Job::Provision);
         }
         Ok(())
     }
 
+    /// Checks and stores the first step of a provision action; returns the
+    /// state and target before it and the node after it.
     fn start_provision(
         c: &mut DbConn,
         uuid: &str,
@@ -224,9 +242,10 @@ impl Engine {
         host: &str,
         actor: &Actor,
         extras: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(S, Node), EngineError> {
+    ) -> Result<(S, Option<String>, Node), EngineError> {
         let mut n = bm::node(c, uuid)?;
         let from = state_of(&n);
+        let prior_target = n.target_provision_state.clone();
         let event = verb.event();
         let Some(next) = states::transition(from, event) else {
             if let Some(h) = &n.reservation {
@@ -279,7 +298,7 @@ impl Engine {
         let note = format!("Provision state changed from {from} to {next} ({} requested)", event.as_str());
         bm::history_insert(c, &Self::history(&n, host, actor, "INFO", note, "provisioning"))?;
         let n = bm::node_update(c, &n)?;
-        Ok((from, n))
+        Ok((from, prior_target, n))
     }
 
     /// Starts a power action (`target` as in `PUT /states/power`).
@@ -307,19 +326,22 @@ impl Engine {
                 let note = format!("Power state change to {target} requested");
                 bm::history_insert(c, &Self::history(&n, &host, &actor, "INFO", note, "power"))?;
                 let n = bm::node_update(c, &n)?;
+                let requested = Event::of(&n, EventKind::PowerRequested { requested: target });
                 // Hardware that answers at once finishes within this request.
                 match Hardware::for_node(&n, delay).immediate_power(target) {
                     Some(result) => {
                         let err = result.err().map(|StepError(m)| m);
-                        let (from, to) = Self::apply_power(c, n, target, err.clone(), &host)?;
-                        Ok(Ok(Some((from, to, err))))
+                        let done = Self::apply_power(c, n, target, err, &host)?;
+                        Ok(Ok((requested, Some(done))))
                     }
-                    None => Ok(Ok(None)),
+                    None => Ok(Ok((requested, None))),
                 }
             })
             .await??;
-        match done {
-            Some((from, to, error)) => self.emit(Event::now(uuid, EventKind::Power { from, to, error })),
+        let (requested, finished) = done;
+        self.emit(requested);
+        match finished {
+            Some(ev) => self.emit(ev),
             None => self.start(uuid.to_string(), Job::Power),
         }
         Ok(())
@@ -381,7 +403,7 @@ impl Engine {
                     Ok((moves, Some((state, n))))
                 })
                 .await?;
-            self.emit_moves(uuid, moves);
+            self.emit_moves(moves);
             let Some((state, n)) = pending else { return Ok(()) };
             let (outcome, record) = match disk_work(&self.settings().disks, state, &n) {
                 Some(work) => match self.do_disk_work(&n, work).await {
@@ -422,20 +444,20 @@ impl Engine {
             let Some(outcome) = Hardware::for_node(&n, delay).immediate_step(state) else { return Ok((moves, n)) };
             let (event, error) = Self::outcome_event(state, &n, outcome);
             let uuid = n.uuid.clone();
+            let prior_target = n.target_provision_state.clone();
             match Self::apply_outcome(c, n, state, event, error.clone(), host, None)? {
-                Some((next, target)) => moves.push((state, next, event, target, error)),
+                Some(after) => {
+                    moves.push(Move { from: state, event, prior_target, error, node: after.clone() });
+                    n = after;
+                }
                 None => return Ok((moves, bm::node(c, &uuid)?)),
             }
-            n = bm::node(c, &uuid)?;
         }
     }
 
-    fn emit_moves(&self, uuid: &str, moves: Vec<Move>) {
-        for (from, to, event, target, error) in moves {
-            self.emit(Event::now(
-                uuid,
-                EventKind::Provision { from, to, event, target: target.and_then(|t| t.parse().ok()), error },
-            ));
+    fn emit_moves(&self, moves: Vec<Move>) {
+        for m in moves {
+            self.emit(m.event());
         }
     }
 
@@ -456,7 +478,7 @@ impl Engine {
     }
 
     /// Applies a step's outcome to a node in `state` held by `host`, in the
-    /// caller's transaction. Returns the new state and target, or `None`
+    /// caller's transaction. Returns the node as it now stands, or `None`
     /// when the node went elsewhere meanwhile.
     #[allow(clippy::too_many_arguments)]
     fn apply_outcome(
@@ -467,7 +489,7 @@ impl Engine {
         error: Option<String>,
         host: &str,
         record: Option<DiskRecord>,
-    ) -> Result<Option<(S, Option<String>)>, StorageError> {
+    ) -> Result<Option<Node>, StorageError> {
         if state_of(&n) != state || n.reservation.as_deref() != Some(host) {
             return Ok(None);
         }
@@ -526,8 +548,7 @@ impl Engine {
             None => ("INFO", format!("Provision state changed from {state} to {next}")),
         };
         bm::history_insert(c, &Self::history(&n, host, &Actor::default(), severity, note, "provisioning"))?;
-        let n = bm::node_update(c, &n)?;
-        Ok(Some((next, n.target_provision_state)))
+        Ok(Some(bm::node_update(c, &n)?))
     }
 
     /// Applies the outcome of a step; false when the node went elsewhere.
@@ -547,15 +568,14 @@ impl Engine {
             .storage
             .write(move |c| {
                 let n = bm::node(c, &id)?;
-                Self::apply_outcome(c, n, state, event, err, &host, record)
+                let prior_target = n.target_provision_state.clone();
+                Ok(Self::apply_outcome(c, n, state, event, err, &host, record)?.map(|after| (prior_target, after)))
             })
             .await?;
-        let Some((next, target)) = moved else { return Ok(false) };
-        self.emit(Event::now(
-            uuid,
-            EventKind::Provision { from: state, to: next, event, target: target.and_then(|t| t.parse().ok()), error },
-        ));
-        Ok(next.is_engine_work())
+        let Some((prior_target, node)) = moved else { return Ok(false) };
+        let more = state_of(&node).is_engine_work();
+        self.emit(Move { from: state, event, prior_target, error, node }.event());
+        Ok(more)
     }
 
     async fn drive_power(&self, uuid: &str) -> Result<(), StorageError> {
@@ -571,28 +591,27 @@ impl Engine {
         let err = hw.set_power(target).await.err().map(|StepError(m)| m);
         let host = self.host().to_string();
         let id = uuid.to_string();
-        let e2 = err.clone();
-        let (from, to) = self
+        let done = self
             .inner
             .storage
             .write(move |c| {
                 let n = bm::node(c, &id)?;
-                Self::apply_power(c, n, target, e2, &host)
+                Self::apply_power(c, n, target, err, &host)
             })
             .await?;
-        self.emit(Event::now(uuid, EventKind::Power { from, to, error: err }));
+        self.emit(done);
         Ok(())
     }
 
     /// Records the end of a power action in the caller's transaction;
-    /// returns the power state before and after.
+    /// returns its event.
     fn apply_power(
         c: &mut DbConn,
         mut n: Node,
         target: PowerState,
         error: Option<String>,
         host: &str,
-    ) -> Result<(Option<String>, Option<String>), StorageError> {
+    ) -> Result<Event, StorageError> {
         let from = n.power_state.clone();
         match &error {
             None => {
@@ -613,7 +632,8 @@ impl Engine {
         let sev = if error.is_some() { "ERROR" } else { "INFO" };
         bm::history_insert(c, &Self::history(&n, host, &Actor::default(), sev, note, "power"))?;
         let n = bm::node_update(c, &n)?;
-        Ok((from, n.power_state))
+        let to = n.power_state.clone();
+        Ok(Event::of(&n, EventKind::Power { requested: target, from, to, error }))
     }
 
     async fn release(&self, uuid: &str) -> Result<(), StorageError> {

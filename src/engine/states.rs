@@ -224,6 +224,28 @@ impl ProvisionState {
         matches!(self, S::Enroll | S::Manageable | S::Available | S::Active | S::Error | S::Rescue)
     }
 
+    /// States the engine moves a node out of without a request (Ironic's
+    /// `UNSTABLE_STATES`): entering one starts an action, leaving one ends it.
+    pub fn is_unstable(self) -> bool {
+        matches!(
+            self,
+            S::Deploying
+                | S::DeployWait
+                | S::Cleaning
+                | S::CleanWait
+                | S::Verifying
+                | S::Deleting
+                | S::Inspecting
+                | S::InspectWait
+                | S::Adopting
+                | S::Rescuing
+                | S::RescueWait
+                | S::Unrescuing
+                | S::Servicing
+                | S::ServiceWait
+        )
+    }
+
     /// The default `target_provision_state` while in this state.
     pub fn default_target(self) -> Option<S> {
         Some(match self {

@@ -316,6 +316,29 @@ pub fn nodes_list(c: &mut DbConn, f: &NodeFilter, page: &Page) -> StorageResult<
     Ok(q.order(order_by("nodes", page.sort, page.desc)).limit(page.limit).load(c)?)
 }
 
+/// Up to `limit` nodes by uuid after `after`: a walk over every node in
+/// bounded pages.
+pub fn nodes_page_by_uuid(c: &mut DbConn, after: Option<&str>, limit: i64) -> StorageResult<Vec<Node>> {
+    let mut q = nodes::table.select(Node::as_select()).into_boxed();
+    if let Some(a) = after {
+        q = q.filter(nodes::uuid.gt(a.to_string()));
+    }
+    Ok(q.order(nodes::uuid.asc()).limit(limit).load(c)?)
+}
+
+/// The ports of these nodes, by node then port uuid.
+pub fn ports_of_nodes(c: &mut DbConn, nodes: &[String]) -> StorageResult<Vec<Port>> {
+    Ok(ports::table
+        .filter(ports::node_uuid.eq_any(nodes))
+        .select(Port::as_select())
+        .order((ports::node_uuid.asc(), ports::uuid.asc()))
+        .load(c)?)
+}
+
+pub fn nodes_in_maintenance(c: &mut DbConn) -> StorageResult<i64> {
+    Ok(nodes::table.filter(nodes::maintenance.eq(true)).count().get_result(c)?)
+}
+
 pub fn nodes_count_by_state(c: &mut DbConn) -> StorageResult<Vec<(String, i64)>> {
     Ok(nodes::table
         .group_by(nodes::provision_state)

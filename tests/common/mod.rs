@@ -32,6 +32,8 @@ pub struct TestServer {
     pub network: String,
     /// Contrail VNC API root.
     pub contrail: String,
+    /// The Sandesh introspect root, when the generator is configured.
+    pub introspect: Option<String>,
     pub client: Client,
     handle: Option<ironbark::server::Handles>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
@@ -66,6 +68,7 @@ impl TestServer {
         for kind in ServiceKind::ALL {
             cfg.set_port(kind, 0);
         }
+        cfg.sandesh.introspect_port = 0;
         let mut pg = None;
         if db == Db::Postgres {
             let admin = pg_admin_url()?;
@@ -87,6 +90,7 @@ impl TestServer {
         let compute_port = prepared.port(ServiceKind::Compute).expect("compute port");
         let network_port = prepared.port(ServiceKind::Network).expect("network port");
         let contrail_port = prepared.port(ServiceKind::Contrail).expect("contrail port");
+        let introspect = prepared.introspect_port().map(|p| format!("http://127.0.0.1:{p}"));
         let (handle, thread) = server::spawn(prepared).expect("start server");
         Some(TestServer {
             identity: format!("http://127.0.0.1:{port}"),
@@ -95,6 +99,7 @@ impl TestServer {
             image: format!("http://127.0.0.1:{image_port}"),
             network: format!("http://127.0.0.1:{network_port}"),
             contrail: format!("http://127.0.0.1:{contrail_port}"),
+            introspect,
             client: Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("client"),
             handle: Some(handle),
             thread: Some(thread),

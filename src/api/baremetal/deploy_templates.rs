@@ -87,35 +87,7 @@ pub(super) fn check_trait_name(what: &str, v: Option<&Value>) -> Result<String> 
 
 /// Masks secrets in step arguments, as Ironic does when it shows steps.
 pub(super) fn mask_args(v: &mut Value) {
-    const SECRET: &[&str] = &[
-        "adminpass",
-        "admin_pass",
-        "password",
-        "auth_token",
-        "new_pass",
-        "secret",
-        "sys_pswd",
-        "token",
-        "configdrive",
-        "chappassword",
-        "encrypted_key",
-        "private_key",
-        "fernetkey",
-        "sslkey",
-        "passphrase",
-    ];
-    if let Value::Object(m) = v {
-        for (k, val) in m.iter_mut() {
-            if val.is_object() {
-                mask_args(val);
-            } else {
-                let k = k.to_ascii_lowercase();
-                if SECRET.iter().any(|s| k.contains(s)) {
-                    *val = Value::String("******".into());
-                }
-            }
-        }
-    }
+    *v = crate::common::secrets::masked(v);
 }
 
 /// Stored steps as shown: `{interface, step, args, <key>}` with masked args.

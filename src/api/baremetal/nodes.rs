@@ -10,6 +10,7 @@ use super::{
 };
 use crate::common::policy::{Level, Owner, Rule};
 use crate::drivers::{self, INTERFACE_KINDS};
+use crate::engine::events::NodeAction;
 use crate::engine::states::ProvisionState;
 use crate::engine::{Event, EventKind};
 use crate::storage::DbConn;
@@ -800,7 +801,7 @@ async fn create(api: Api, body: web::Bytes, state: web::Data<BaremetalState>) ->
             Ok(Ok(row))
         })
         .await??;
-    state.engine.emit(Event::now(&node.uuid, EventKind::NodeCreated));
+    state.engine.emit(Event::of(&node, EventKind::Node { action: NodeAction::Create, prior_updated_at: None }));
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("{}/v1/nodes/{}", state.base, node.uuid)))
         .json(render(&state, &node, &api)))
@@ -864,7 +865,8 @@ async fn update(
             Ok(apply_update(c, n, &m, &touched, reset_interfaces, &api2))
         })
         .await??;
-    state.engine.emit(Event::now(&node.uuid, EventKind::NodeUpdated));
+    let prior_updated_at = current.updated_at;
+    state.engine.emit(Event::of(&node, EventKind::Node { action: NodeAction::Update, prior_updated_at }));
     Ok(HttpResponse::Ok().json(render(&state, &node, &api)))
 }
 
@@ -1077,43 +1079,54 @@ async fn delete(api: Api, path: web::Path<String>, state: web::Data<BaremetalSta
         return Err(BaremetalError::Forbidden("baremetal:node:delete".into()));
     }
     let uuid = n.uuid.clone();
-    state
+    let outcome = state
         .storage()
         .write(move |c| {
             let n = bm::node(c, &uuid)?;
             if let Some(h) = &n.reservation {
-                return Ok(Err(BaremetalError::locked(&n.uuid, h)));
+                return Ok(Err((BaremetalError::locked(&n.uuid, h), None)));
             }
             if n.protected {
-                return Ok(Err(BaremetalError::Forbidden(format!(
+                let e = BaremetalError::Forbidden(format!(
                     "Node {} is protected and cannot be undeployed, rebuilt or deleted",
                     n.uuid
-                ))));
+                ));
+                return Ok(Err((e, None)));
             }
             let state: ProvisionState = n.provision_state.parse().unwrap_or(ProvisionState::Error);
+            // Refusals by the node's state are reported, as a conductor's are.
             if !n.maintenance {
                 if let Some(i) = &n.instance_uuid {
-                    return Ok(Err(BaremetalError::Conflict(format!(
-                        "Node {} is associated with instance {i}.",
-                        n.uuid
-                    ))));
+                    let e = BaremetalError::Conflict(format!("Node {} is associated with instance {i}.", n.uuid));
+                    return Ok(Err((e, Some(n))));
                 }
                 if !state.delete_allowed() {
-                    return Ok(Err(BaremetalError::Conflict(format!(
+                    let e = BaremetalError::Conflict(format!(
                         "Can not delete node \"{}\" while it is in provision state \"{}\". Valid provision states to \
                          perform deletion are: \"('manageable', 'enroll', 'adopt failed', 'available')\", or set the \
                          node into maintenance mode",
                         n.uuid, n.provision_state
-                    ))));
+                    ));
+                    return Ok(Err((e, Some(n))));
                 }
             }
             crate::storage::allocations::allocations_delete_of_node(c, &n.uuid)?;
             crate::storage::volume::delete_for_node(c, &n.uuid)?;
             bm::node_delete(c, &n.uuid)?;
-            Ok(Ok(()))
+            Ok(Ok(n))
         })
-        .await??;
-    state.engine.node_deleted(&n.uuid).await;
+        .await?;
+    let n = match outcome {
+        Ok(n) => n,
+        Err((e, refused)) => {
+            if let Some(node) = refused {
+                let reason = e.to_string();
+                state.engine.emit(Event::of(&node, EventKind::NodeRefused { action: NodeAction::Delete, reason }));
+            }
+            return Err(e);
+        }
+    };
+    state.engine.node_deleted(&n).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -998,7 +998,7 @@ async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) ->
             Ok(Ok(port))
         })
         .await??;
-    state.engine.emit(Event::now(&port.node_uuid, EventKind::PortCreated { port_uuid: port.uuid.clone() }));
+    state.engine.emit(Event::port(EventKind::PortCreated { port: std::sync::Arc::new(port.clone()) }));
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("{}/v1/ports/{}", state.base, port.uuid)))
         .json(port_json(&state.base, &api, &port)))
@@ -1172,10 +1172,13 @@ async fn update(
                 port.updated_at = Some(now());
                 bm::port_update(c, &port)?;
             }
-            Ok(Ok(port))
+            Ok(Ok((port, old.updated_at)))
         })
         .await??;
-    state.engine.emit(Event::now(&port.node_uuid, EventKind::PortUpdated { port_uuid: port.uuid.clone() }));
+    let (port, prior_updated_at) = port;
+    state
+        .engine
+        .emit(Event::port(EventKind::PortUpdated { port: std::sync::Arc::new(port.clone()), prior_updated_at }));
     Ok(HttpResponse::Ok().json(port_json(&state.base, &api, &port)))
 }
 
@@ -1197,7 +1200,7 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
             Ok(Ok(port))
         })
         .await??;
-    state.engine.emit(Event::now(&port.node_uuid, EventKind::PortDeleted { port_uuid: port.uuid.clone() }));
+    state.engine.emit(Event::port(EventKind::PortDeleted { port: std::sync::Arc::new(port) }));
     Ok(HttpResponse::NoContent().finish())
 }
 

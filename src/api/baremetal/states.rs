@@ -9,6 +9,7 @@ use super::nodes::{find_node, load_visible};
 use super::{Api, BaremetalState, Paging, Query, body_object, json_text, only_params, ts};
 use crate::common::policy::{Level, Owner, Rule};
 use crate::drivers;
+use crate::engine::events::NodeAction;
 use crate::engine::states::{PowerState, Verb};
 use crate::engine::{EngineError, Event, EventKind};
 use crate::storage::baremetal::{self as bm, Node};
@@ -262,6 +263,17 @@ async fn quick_update(
     ident: &str,
     f: impl FnOnce(&mut Node) -> Result<()> + Send + 'static,
 ) -> Result<Node> {
+    quick_update_as(state, api, ident, EventKind::NodeChanged, f).await
+}
+
+/// As [`quick_update`], reporting the change as `kind`.
+async fn quick_update_as(
+    state: &BaremetalState,
+    api: &Api,
+    ident: &str,
+    kind: EventKind,
+    f: impl FnOnce(&mut Node) -> Result<()> + Send + 'static,
+) -> Result<Node> {
     let ident = ident.to_string();
     let a = Api { ctx: api.ctx.clone(), version: api.version };
     let node = state
@@ -281,7 +293,7 @@ async fn quick_update(
             Ok(Ok(bm::node_update(c, &n)?))
         })
         .await??;
-    state.engine.emit(Event::now(&node.uuid, EventKind::NodeUpdated));
+    state.engine.emit(Event::of(&node, kind));
     Ok(node)
 }
 
@@ -351,7 +363,7 @@ async fn console_set(
     };
     let n = load_visible(&state, &path, &api).await?;
     require(&api, &n, OWNER_MEMBER_RULE, "set_console_state")?;
-    let node = quick_update(&state, &api, &path, move |n| {
+    let node = quick_update_as(&state, &api, &path, EventKind::Console { enabled }, move |n| {
         n.console_enabled = enabled;
         let graphical = json_text(&n.interfaces).get("console").and_then(Value::as_str) == Some("fake-graphical");
         let mut internal: Map<String, Value> = serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
@@ -476,7 +488,8 @@ async fn maintenance(state: &BaremetalState, uuid: &str, set: Option<Option<Stri
             Err(crate::storage::StorageError::Conflict(format!("node {id} is changing too fast")))
         })
         .await?;
-    state.engine.emit(Event::now(&node.uuid, EventKind::NodeUpdated));
+    let kind = EventKind::Node { action: NodeAction::MaintenanceSet, prior_updated_at: None };
+    state.engine.emit(Event::of(&node, kind));
     Ok(node)
 }
 

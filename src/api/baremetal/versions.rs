@@ -54,10 +54,11 @@ fn stamp(headers: &mut HeaderMap, version: Version) {
 }
 
 /// Every v1 resource is also served at the root (`/nodes` = `/v1/nodes`),
-/// as the bookmark links promise; rewritten before routing.
+/// as the bookmark links promise; rewritten before routing. `/metrics`
+/// (the Prometheus endpoint on this port) is no v1 resource.
 fn rewrite_to_v1(req: &mut ServiceRequest) {
     let path = req.path();
-    if path == "/" || path == "/v1" || path.starts_with("/v1/") {
+    if path == "/" || path == "/v1" || path.starts_with("/v1/") || path == "/metrics" {
         return;
     }
     let pq = req.uri().path_and_query().map_or(path.to_string(), |pq| pq.as_str().to_string());

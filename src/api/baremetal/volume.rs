@@ -160,43 +160,8 @@ fn links(base: &str, resource: &str, id: &str) -> Value {
 
 // ---- rendering -----------------------------------------------------------------------
 
-/// Keys whose values are masked in target properties (as oslo's
-/// `mask_dict_password` does, by substring of the lower-cased key).
-const SECRET_KEYS: &[&str] = &[
-    "adminpass",
-    "admin_pass",
-    "password",
-    "admin_password",
-    "auth_token",
-    "new_pass",
-    "auth_password",
-    "secret_uuid",
-    "secret",
-    "sys_pswd",
-    "token",
-    "configdrive",
-    "chappassword",
-    "encrypted_key",
-    "private_key",
-    "fernetkey",
-    "sslkey",
-    "passphrase",
-];
-
 fn mask_secrets(v: &Value) -> Value {
-    let Value::Object(m) = v else { return v.clone() };
-    let mut out = Map::new();
-    for (k, v) in m {
-        let masked = if v.is_object() {
-            mask_secrets(v)
-        } else if SECRET_KEYS.iter().any(|s| k.to_lowercase().contains(s)) {
-            json!("******")
-        } else {
-            v.clone()
-        };
-        out.insert(k.clone(), masked);
-    }
-    Value::Object(out)
+    crate::common::secrets::masked(v)
 }
 
 /// `baremetal:volume:view_target_properties`: system readers and admins.
