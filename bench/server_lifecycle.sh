@@ -83,16 +83,9 @@ echo "# $TMPBASE: $((AVAIL_KB / 1024)) MiB free, need $((NEED_KB / 1024)) MiB (i
 [ "${AVAIL_KB:-0}" -ge "$NEED_KB" ] || die "not enough space on $TMPBASE (set SIZE_MB, COUNT or TMPBASE)"
 
 TMP="$(mktemp -d "$TMPBASE/ironbark-lifecycle-bench.XXXXXX")" || die "mktemp failed"
-IB_PID=""; IRONIC_UP=""
-stop_ironbark() {
-  if [ -n "$IB_PID" ] && kill -0 "$IB_PID" 2>/dev/null; then
-    kill "$IB_PID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$IB_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$IB_PID" 2>/dev/null && kill -9 "$IB_PID" 2>/dev/null
-    wait "$IB_PID" 2>/dev/null
-  fi
-  IB_PID=""
-}
+IRONIC_UP=""
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 cleanup() {
   stop_ironbark
   [ -n "$IRONIC_UP" ] && DATA="$TMP/ironic" "$PEER/stop-ironic.sh" >/dev/null 2>&1
@@ -101,42 +94,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_ports() {  # free_ports N: N free loopback ports, none of the services' defaults
-  python3 - "$1" <<'PY'
-import socket, sys
-socks, ports = [], []
-while len(ports) < int(sys.argv[1]):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    socks.append(s)
-    if p not in (5000, 6385, 8774, 9292, 9696, 8082):
-        ports.append(p)
-print(*ports)
-PY
-}
-
 echo "# writing a $SIZE_MB MiB raw image of random data"
 dd if=/dev/urandom of="$TMP/image.raw" bs=1M count="$SIZE_MB" iflag=fullblock status=none || die "dd failed"
 
 # --- ironbark -------------------------------------------------------------------------------
-read -r P_ID P_BM P_IMG P_CMP P_NET P_CTR < <(free_ports 6) || die "no free ports"
-ID_URL="http://127.0.0.1:$P_ID"
-echo "# starting $BIN serve: identity $P_ID, baremetal $P_BM, compute $P_CMP, image $P_IMG, network $P_NET (data $TMP/data)"
-IRONBARK_DATA_DIR="$TMP/data" IRONBARK_ADMIN_PASSWORD="$ADMIN_PASSWORD" IRONBARK_LOG=warn \
-IRONBARK_HOST=127.0.0.1 IRONBARK_IDENTITY_PORT="$P_ID" IRONBARK_BAREMETAL_PORT="$P_BM" \
-IRONBARK_IMAGE_PORT="$P_IMG" IRONBARK_COMPUTE_PORT="$P_CMP" IRONBARK_NETWORK_PORT="$P_NET" \
-IRONBARK_CONTRAIL_PORT="$P_CTR" "$BIN" serve > "$TMP/ironbark.out" 2> "$TMP/ironbark.log" &
-IB_PID=$!
+echo "# starting $BIN serve (data $TMP/data)"
 t0=$SECONDS
-until [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$ID_URL/v3")" = 200 ]; do
-  kill -0 "$IB_PID" 2>/dev/null || { tail -20 "$TMP/ironbark.log" >&2; die "ironbark exited during start"; }
-  [ $((SECONDS - t0)) -lt "$START_TIMEOUT" ] || { tail -20 "$TMP/ironbark.log" >&2; die "identity did not answer in ${START_TIMEOUT}s"; }
-  sleep 0.3
-done
-echo "# ironbark pid $IB_PID answering after $((SECONDS - t0)) s: $("$BIN" --version 2>/dev/null)"
-code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$P_CMP/")
-case "$code" in 200|300) ;; *) echo "server_lifecycle: compute service on $P_CMP answers '$code'" >&2; exit 3;; esac
+START_TIMEOUT="$START_TIMEOUT" start_ironbark "$TMP/data" IRONBARK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+  || die "ironbark did not answer in ${START_TIMEOUT}s"
+echo "# ironbark pid $IB_PID answering after $((SECONDS - t0)) s at $ID_URL: $("$BIN" --version 2>/dev/null)"
+code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$CMP_URL/")
+case "$code" in 200|300) ;; *) echo "server_lifecycle: compute service at $CMP_URL answers '$code'" >&2; exit 3;; esac
 
 FAILED=0
 echo "# ironbark: $COUNT servers, $SIZE_MB MiB image, poll ${POLL_S}s"
@@ -144,7 +112,7 @@ echo "# ironbark: $COUNT servers, $SIZE_MB MiB image, poll ${POLL_S}s"
   --image "$TMP/image.raw" --disk-dir "$TMP/data/fake-disks" --count "$COUNT" --poll "$POLL_S" \
   --timeout "$WAIT_TIMEOUT" --out "$TMP/ironbark.json" || FAILED=1
 stop_ironbark
-grep -E ' (ERROR|WARN) ' "$TMP/ironbark.log" | head -5 | sed 's/^/# ironbark log: /'
+grep -E ' (ERROR|WARN) ' "$TMP/data.log" | head -5 | sed 's/^/# ironbark log: /'
 
 # --- reference: Ironic 39 ---------------------------------------------------------------------------
 if [ "$IRONIC" = 1 ]; then

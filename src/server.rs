@@ -175,6 +175,26 @@ impl Prepared {
             out.push_str(&format!("{:<9} {}\n", kind.catalog_type(), cfg.catalog_url(*kind)));
         }
         out.push_str(&format!("database  {} ({})\n", redact(&cfg.database_url()), self.storage.backend().name()));
+        if cfg.metrics.enabled {
+            out.push_str(&format!("metrics   {}/metrics\n", cfg.public_url(ServiceKind::Baremetal)));
+        }
+        if let (Some(s), Some(port)) = (&self.reporters.sandesh, self.introspect_port()) {
+            out.push_str(&format!(
+                "sandesh   collectors {} as {}; introspect http://{}:{port}/\n",
+                s.collectors.join(" "),
+                s.identity.generator_name(),
+                cfg.host
+            ));
+        }
+        if let Some(n) = &self.reporters.notifications {
+            out.push_str(&format!(
+                "notify    exchange {} topics {} (level {}) on {}\n",
+                n.exchange,
+                n.topics.join(","),
+                format!("{:?}", n.level).to_lowercase(),
+                n.url.brokers.iter().map(|b| format!("{}:{}", b.host, b.port)).collect::<Vec<_>>().join(",")
+            ));
+        }
         let yaml = clouds_yaml(cfg, password);
         if password.is_some() {
             let path = cfg.data_dir.join("clouds.yaml");

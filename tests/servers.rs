@@ -4,6 +4,7 @@
 //! erases the disk; concurrent creates never share a node. SQLite and PostgreSQL.
 
 mod common;
+mod sandesh_collector;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -432,3 +433,80 @@ fn concurrent_creates(s: &TestServer) {
 }
 
 on_both_backends!(deploy_and_delete, create_errors, concurrent_creates, tampered_image);
+
+/// A tenant's server's life reaches Contrail analytics as Sandesh object
+/// logs: create start/end/error and delete start/end, keyed by the server
+/// (and its node), at error level when the build fails.
+#[test]
+fn server_events_reach_sandesh() {
+    let c = sandesh_collector::Collector::start();
+    let addr = c.addr().to_string();
+    let s = TestServer::start_with(common::Db::Sqlite, move |cfg| {
+        cfg.sandesh.collectors = ironbark::config::List(vec![addr]);
+        cfg.sandesh.backoff_min_ms = 50;
+    })
+    .unwrap();
+    let admin = Cloud::new(&s, s.admin_token());
+    let (iid, fid, nid) = catalog(&admin, b"a small image");
+    let (pid, t) = s.project_user("tenant-s", "sam", "member");
+    let tenant = Cloud::new(&s, t);
+    let boot = || {
+        let body = json!({"server": {"name": "s", "flavorRef": fid, "imageRef": iid, "networks": [{"uuid": nid}]}});
+        tenant.nova_ok(Method::POST, "/servers", Some(body))["server"]["id"].as_str().unwrap().to_string()
+    };
+    // No node yet: the build fails.
+    let failed = boot();
+    wait_server(&tenant, &failed, "ERROR");
+    tenant.nova(Method::DELETE, &format!("/servers/{failed}"), None);
+    wait_gone(&tenant, &failed);
+    let nodes = enrol(&admin, 1);
+    let ok = boot();
+    wait_server(&tenant, &ok, "ACTIVE");
+    tenant.nova(Method::DELETE, &format!("/servers/{ok}"), None);
+    wait_gone(&tenant, &ok);
+    let events = |c: &sandesh_collector::Collector, sid: &str| -> Vec<(String, i32)> {
+        c.frames_of("BmsServerEventLog")
+            .iter()
+            .filter_map(|f| {
+                let e = f.body.sub("event")?;
+                (e.str("name") == Some(sid)).then(|| (e.str("action").unwrap_or_default().to_string(), f.header.level))
+            })
+            .collect()
+    };
+    assert!(c.wait_until(Duration::from_secs(20), |c| events(c, &ok).len() == 4));
+    assert_eq!(
+        events(&c, &failed),
+        vec![
+            ("instance.create.start".into(), 5),
+            ("instance.create.error".into(), 3),
+            ("instance.delete.start".into(), 5),
+            ("instance.delete.end".into(), 5)
+        ]
+    );
+    assert_eq!(
+        events(&c, &ok),
+        vec![
+            ("instance.create.start".into(), 5),
+            ("instance.create.end".into(), 5),
+            ("instance.delete.start".into(), 5),
+            ("instance.delete.end".into(), 5)
+        ]
+    );
+    let frames = c.frames_of("BmsServerEventLog");
+    let end = frames
+        .iter()
+        .map(|f| f.body.sub("event").unwrap().clone())
+        .find(|e| e.str("name") == Some(ok.as_str()) && e.str("action") == Some("instance.create.end"))
+        .unwrap();
+    assert_eq!(end.str("node_uuid"), Some(nodes[0].as_str()));
+    assert_eq!(end.str("project_id"), Some(pid.as_str()));
+    assert_eq!(end.str("status"), Some("ACTIVE"));
+    assert_eq!(end.field("name").unwrap().annotation("key"), Some("ObjectVMTable"));
+    let error = frames
+        .iter()
+        .map(|f| f.body.sub("event").unwrap().clone())
+        .find(|e| e.str("action") == Some("instance.create.error"))
+        .unwrap();
+    assert!(error.str("error").unwrap().starts_with("No valid host was found"), "{error:?}");
+    assert!(c.violations().is_empty(), "{:#?}", c.violations());
+}

@@ -113,6 +113,7 @@ impl Plan {
                             Ok(ev) => n2.publish(&ev),
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
                                 tracing::warn!(missed = k, "notifications: engine events missed");
+                                n2.missed(k);
                             }
                             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                         }

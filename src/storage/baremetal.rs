@@ -69,6 +69,68 @@ pub struct Node {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+impl Node {
+    /// A node just enrolled: `enroll`, no interfaces chosen, empty JSON
+    /// fields, nothing else set.
+    pub fn new(uuid: impl Into<String>, driver: impl Into<String>, created_at: NaiveDateTime) -> Node {
+        let empty = || "{}".to_string();
+        Node {
+            uuid: uuid.into(),
+            row_version: 0,
+            name: None,
+            driver: driver.into(),
+            driver_info: empty(),
+            driver_internal_info: empty(),
+            properties: empty(),
+            extra: empty(),
+            instance_info: empty(),
+            instance_uuid: None,
+            instance_name: None,
+            chassis_uuid: None,
+            provision_state: "enroll".into(),
+            target_provision_state: None,
+            provision_updated_at: None,
+            power_state: None,
+            target_power_state: None,
+            maintenance: false,
+            maintenance_reason: None,
+            fault: None,
+            reservation: None,
+            last_error: None,
+            console_enabled: false,
+            interfaces: empty(),
+            resource_class: None,
+            conductor_group: String::new(),
+            automated_clean: None,
+            protected: false,
+            protected_reason: None,
+            owner: None,
+            lessee: None,
+            description: None,
+            retired: false,
+            retired_reason: None,
+            network_data: empty(),
+            boot_mode: None,
+            secure_boot: None,
+            shard: None,
+            parent_node: None,
+            disable_power_off: false,
+            clean_step: empty(),
+            deploy_step: empty(),
+            service_step: empty(),
+            raid_config: empty(),
+            target_raid_config: empty(),
+            traits: "[]".into(),
+            inspection_started_at: None,
+            inspection_finished_at: None,
+            allocation_uuid: None,
+            health: None,
+            created_at,
+            updated_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = ports, treat_none_as_null = true)]
 pub struct Port {

@@ -150,6 +150,12 @@ impl Notifier {
         }
     }
 
+    /// Engine events this reporter fell too far behind to see.
+    pub fn missed(&self, events: u64) {
+        self.shared.dropped.fetch_add(events, Ordering::Relaxed);
+        self.shared.metrics.dropped.with_label_values(&["events_missed"]).inc_by(events);
+    }
+
     /// Published and dropped so far.
     pub fn counts(&self) -> (u64, u64) {
         (self.shared.sent.load(Ordering::Relaxed), self.shared.dropped.load(Ordering::Relaxed))

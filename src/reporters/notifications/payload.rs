@@ -247,3 +247,103 @@ pub fn envelope(
     let body = json!({"oslo.version": "2.0", "oslo.message": msg.to_string()});
     (msg, body.to_string().into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::engine::states::{Event as Fsm, PowerState, ProvisionState as S};
+    use crate::reporters::ironic_events::notices;
+
+    /// What the real Ironic 39 sent, per payload class (captured).
+    fn reference_keys(class: &str) -> Vec<String> {
+        let r: Value =
+            serde_json::from_str(include_str!("../../../tests/notifications/ironic39-reference.json")).unwrap();
+        r["payload_keys"][class].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
+    }
+
+    fn node() -> Node {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        Node {
+            driver_info: r#"{"ipmi_password": "x", "ipmi_address": "a"}"#.into(),
+            instance_info: r#"{"image_url": "http://u:p@h/i", "configdrive": "H4sI"}"#.into(),
+            provision_state: "available".into(),
+            interfaces: r#"{"deploy": "fake"}"#.into(),
+            traits: r#"["CUSTOM_A"]"#.into(),
+            updated_at: Some(t),
+            ..Node::new("1be26c0b-03f2-4d2e-ae87-c02d7f33c123", "fake-hardware", t)
+        }
+    }
+
+    fn keys(ev: &Event) -> Vec<(String, Vec<String>)> {
+        notices(ev)
+            .iter()
+            .map(|n| {
+                let mut k: Vec<String> = data(n, ev).unwrap().keys().cloned().collect();
+                k.sort();
+                (n.payload.name().to_string(), k)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn payload_fields_are_ironics() {
+        let n = node();
+        let events = [
+            Event::of(&n, EventKind::Node { action: NodeAction::Create, prior_updated_at: None }),
+            Event::of(&n, EventKind::Node { action: NodeAction::MaintenanceSet, prior_updated_at: None }),
+            Event::of(
+                &n,
+                EventKind::Provision {
+                    from: S::Available,
+                    to: S::Deploying,
+                    event: Fsm::Deploy,
+                    prior_target: None,
+                    target: Some(S::Active),
+                    error: None,
+                },
+            ),
+            Event::of(&n, EventKind::PowerRequested { requested: PowerState::On }),
+        ];
+        for ev in &events {
+            for (class, got) in keys(ev) {
+                assert_eq!(got, reference_keys(&class), "{class}");
+            }
+        }
+        let d = data(&notices(&events[0])[1], &events[0]).unwrap();
+        assert_eq!(d["driver_info"]["ipmi_password"], MASK);
+        assert_eq!(d["instance_info"]["image_url"], MASK);
+        assert_eq!(d["instance_info"]["configdrive"], MASK);
+        assert_eq!(d["created_at"], "2026-01-01T00:00:00Z");
+        assert_eq!(d["traits"], serde_json::json!(["CUSTOM_A"]));
+        // The start of a create shows the node not yet stored.
+        let start = data(&notices(&events[0])[0], &events[0]).unwrap();
+        assert!(start["created_at"].is_null() && start["updated_at"].is_null());
+        let port = crate::storage::baremetal::Port {
+            uuid: "p".into(),
+            address: "52:54:00:00:00:01".into(),
+            node_uuid: n.uuid.clone(),
+            portgroup_uuid: None,
+            name: None,
+            extra: "{}".into(),
+            internal_info: "{}".into(),
+            local_link_connection: "{}".into(),
+            physical_network: None,
+            pxe_enabled: true,
+            is_smartnic: false,
+            description: None,
+            vendor: None,
+            category: None,
+            available_for_dynamic_portgroup: false,
+            created_at: n.created_at,
+            updated_at: None,
+        };
+        let ev = Event::port(EventKind::PortCreated { port: Arc::new(port) });
+        for (class, got) in keys(&ev) {
+            assert_eq!(got, reference_keys(&class), "{class}");
+        }
+    }
+}

@@ -270,7 +270,8 @@ pub struct Cause {
 
 /// The full `IronicNode` of a node: every field of the IDL. A UVE update
 /// replaces only the attributes it carries, so absent values are sent
-/// empty, never left out, or analytics would keep stale ones.
+/// empty, never left out, or analytics would keep stale ones (the cause,
+/// when unknown, is left out: the previous one stays true).
 pub fn ironic_node(n: &Node, ports: &[Port], cause: &Cause) -> Struct {
     let opt = |v: &Option<String>| Value::Str(v.clone().unwrap_or_default());
     Struct::new(NODE_STRUCT)
@@ -284,8 +285,9 @@ pub fn ironic_node(n: &Node, ports: &[Port], cause: &Cause) -> Struct {
         .with(9, "update_timestamp", Value::Str(timestamp(n.updated_at)))
         .with(10, "create_timestamp", Value::Str(timestamp(Some(n.created_at))))
         .with(11, "host_name", opt(&n.name))
-        .with(12, "publisher_id", Value::str(&cause.publisher_id))
-        .with(13, "event_type", Value::str(&cause.event_type))
+        // Unknown (a resync from the database): left out, not cleared.
+        .with_opt(12, "publisher_id", (!cause.publisher_id.is_empty()).then(|| Value::str(&cause.publisher_id)))
+        .with_opt(13, "event_type", (!cause.event_type.is_empty()).then(|| Value::str(&cause.event_type)))
         .with(
             14,
             "network_interface",

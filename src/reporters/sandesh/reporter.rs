@@ -4,8 +4,6 @@
 //! object and system logs at a level that says how they went.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-
 use tokio::sync::broadcast;
 
 use super::Sandesh;
@@ -162,13 +160,15 @@ fn server_log(ev: &Event) -> Option<(Level, ServerEvent)> {
     ))
 }
 
+/// Events taken at once: one database read serves the whole batch.
+const BATCH: usize = 256;
+
 /// Follows the engine's events until it stops.
 pub async fn run(sandesh: Sandesh, storage: Storage, host: String, mut events: broadcast::Receiver<Event>) {
-    // The last cause per node, for changes that have no notification.
-    let mut causes: HashMap<String, Cause> = HashMap::new();
     loop {
-        let ev = match events.recv().await {
-            Ok(ev) => ev,
+        let mut batch = Vec::new();
+        match events.recv().await {
+            Ok(ev) => batch.push(ev),
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 // Missed changes: their UVEs are sent again from the database.
                 tracing::warn!(missed = n, "sandesh: engine events missed; refreshing every node");
@@ -176,49 +176,83 @@ pub async fn run(sandesh: Sandesh, storage: Storage, host: String, mut events: b
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
-        };
-        let cause = cause(&ev, &host);
-        if let Some((level, e)) = server_log(&ev) {
+        }
+        while batch.len() < BATCH {
+            match events.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        report(&sandesh, &storage, &host, batch).await;
+    }
+}
+
+/// Logs and UVEs of a batch of events, in order.
+async fn report(sandesh: &Sandesh, storage: &Storage, host: &str, batch: Vec<Event>) {
+    // The nodes (those the events do not carry) and ports to read.
+    let mut wanted: Vec<String> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for ev in &batch {
+        let uve = !matches!(ev.kind, EventKind::Server(_) | EventKind::Node { action: NodeAction::Delete, .. });
+        if uve && !wanted.contains(&ev.node_uuid) {
+            wanted.push(ev.node_uuid.clone());
+        }
+        if uve && ev.node.is_none() && !unknown.contains(&ev.node_uuid) {
+            unknown.push(ev.node_uuid.clone());
+        }
+    }
+    let read = if wanted.is_empty() {
+        Ok((Vec::new(), Vec::new()))
+    } else {
+        storage
+            .read(move |c| {
+                let mut nodes = Vec::new();
+                for id in &unknown {
+                    match bm::node(c, id) {
+                        Ok(n) => nodes.push(n),
+                        // A port of a node deleted meanwhile.
+                        Err(crate::storage::StorageError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok((nodes, bm::ports_of_nodes(c, &wanted)?))
+            })
+            .await
+    };
+    let (nodes, ports) = match read {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(error = %e, events = batch.len(), "sandesh: node UVEs not sent");
+            (Vec::new(), Vec::new())
+        }
+    };
+    let mut ports_of: HashMap<&str, Vec<Port>> = HashMap::new();
+    for p in &ports {
+        ports_of.entry(p.node_uuid.as_str()).or_default().push(p.clone());
+    }
+    for ev in &batch {
+        let cause = cause(ev, host);
+        if let Some((level, e)) = server_log(ev) {
             sandesh.server_event(level, &e);
             continue;
         }
-        if let Some((level, e, text)) = lifecycle(&ev, &cause) {
+        if let Some((level, e, text)) = lifecycle(ev, &cause) {
             sandesh.node_event(level, e, &text);
         }
         if matches!(ev.kind, EventKind::Node { action: NodeAction::Delete, .. }) {
-            causes.remove(&ev.node_uuid);
             sandesh.node_deleted(&ev.node_uuid);
             continue;
         }
-        let c = match cause {
-            Some(c) => {
-                causes.insert(ev.node_uuid.clone(), c.clone());
-                c
-            }
-            None => causes.get(&ev.node_uuid).cloned().unwrap_or_default(),
+        let node = match &ev.node {
+            Some(n) => n.as_ref(),
+            None => match nodes.iter().find(|n| n.uuid == ev.node_uuid) {
+                Some(n) => n,
+                None => continue,
+            },
         };
-        let snapshot = ev.node.clone();
-        let id = ev.node_uuid.clone();
-        let read = storage
-            .read(move |c| {
-                let node = match snapshot {
-                    Some(n) => Arc::unwrap_or_clone(n),
-                    None => match bm::node(c, &id) {
-                        Ok(n) => n,
-                        // A port of a node deleted meanwhile.
-                        Err(crate::storage::StorageError::NotFound { .. }) => return Ok(None),
-                        Err(e) => return Err(e),
-                    },
-                };
-                let ports = bm::ports_of_nodes(c, std::slice::from_ref(&node.uuid))?;
-                Ok(Some((node, ports)))
-            })
-            .await;
-        match read {
-            Ok(Some((node, ports))) => sandesh.node(&node, &ports, &c),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(node = %ev.node_uuid, error = %e, "sandesh: node UVE not sent"),
-        }
+        let ports = ports_of.get(node.uuid.as_str()).map_or(&[][..], |v| v);
+        // A change with no notification of its own leaves the last cause.
+        sandesh.node(node, ports, &cause.unwrap_or_default());
     }
 }
 

@@ -22,6 +22,11 @@ use super::messages::{
     self, CLIENT_UVE, CTRL_HELLO, HINT_CONTROL, HINT_KEY, HINT_SYNC, HeaderFields, Kind, Level, NODE_UVE,
 };
 
+/// The length of the frame an inner message came in.
+fn framed(inner: &[u8]) -> usize {
+    super::codec::FRAME_OPEN_LEN + inner.len() + super::codec::FRAME_CLOSE.len()
+}
+
 /// How a session ended.
 enum End {
     /// The queue's senders are gone: the process is stopping.
@@ -259,15 +264,15 @@ async fn session(g: &Generator, stream: TcpStream, target: &str, rx: &mut mpsc::
                         }
                     };
                     let Ok((_, body)) = decode_frame(&inner) else {
-                        g.received("undecodable", inner.len());
+                        g.received("undecodable", framed(&inner));
                         continue;
                     };
                     let Some(reply) = messages::parse_ctrl_reply(&body) else {
                         // Requests from the collector are not served over the session.
-                        g.received("other", inner.len());
+                        g.received("other", framed(&inner));
                         continue;
                     };
-                    g.received(messages::CTRL_REPLY, inner.len());
+                    g.received(messages::CTRL_REPLY, framed(&inner));
                     if !reply.success {
                         g.set_error(format!("{target}: the collector refused the generator"));
                         return End::Closed { established };
