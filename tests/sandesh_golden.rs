@@ -111,24 +111,11 @@ fn fixture() -> (Node, Vec<Port>) {
         ..Node::new("1be26c0b-03f2-4d2e-ae87-c02d7f33c123", "ipmi", at(9, 0, 0))
     };
     let port = Port {
-        uuid: "6f0ad3b4-8a3c-4c27-9b7e-2f4b8f4e9a10".into(),
-        address: "52:54:00:aa:bb:cc".into(),
-        node_uuid: node.uuid.clone(),
-        portgroup_uuid: None,
-        name: None,
-        extra: "{}".into(),
         internal_info: r#"{"tenant_vif_port_id": "0e2a6c4d-1b3f-4e5a-8c7d-9f0a1b2c3d4e"}"#.into(),
         local_link_connection: r#"{"switch_id": "00:11:22:33:44:55", "port_id": "xe-0/0/7", "switch_info": "leaf1"}"#
             .into(),
-        physical_network: None,
-        pxe_enabled: true,
-        is_smartnic: false,
-        description: None,
-        vendor: None,
-        category: None,
         available_for_dynamic_portgroup: false,
-        created_at: at(9, 1, 0),
-        updated_at: None,
+        ..Port::new("6f0ad3b4-8a3c-4c27-9b7e-2f4b8f4e9a10", "52:54:00:aa:bb:cc", node.uuid.clone(), at(9, 1, 0))
     };
     (node, vec![port])
 }

@@ -153,6 +153,36 @@ pub struct Port {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+impl Port {
+    /// A port with Ironic's defaults (PXE enabled, may join a dynamic portgroup, empty dicts).
+    pub fn new(
+        uuid: impl Into<String>,
+        address: impl Into<String>,
+        node_uuid: impl Into<String>,
+        created_at: NaiveDateTime,
+    ) -> Port {
+        Port {
+            uuid: uuid.into(),
+            address: address.into(),
+            node_uuid: node_uuid.into(),
+            portgroup_uuid: None,
+            name: None,
+            extra: "{}".into(),
+            internal_info: "{}".into(),
+            local_link_connection: "{}".into(),
+            physical_network: None,
+            pxe_enabled: true,
+            is_smartnic: false,
+            description: None,
+            vendor: None,
+            category: None,
+            available_for_dynamic_portgroup: true,
+            created_at,
+            updated_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = portgroups, treat_none_as_null = true)]
 pub struct Portgroup {

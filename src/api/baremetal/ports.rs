@@ -1297,23 +1297,9 @@ mod tests {
     #[test]
     fn versioned_fields_are_hidden() {
         let p = Port {
-            uuid: "u".into(),
-            address: "52:54:00:aa:bb:01".into(),
-            node_uuid: "n".into(),
-            portgroup_uuid: None,
             name: Some("p".into()),
-            extra: "{}".into(),
-            internal_info: "{}".into(),
             local_link_connection: r#"{"port_id":"p","vtep-logical-switch":"l","vtep-physical-switch":"s"}"#.into(),
-            physical_network: None,
-            pxe_enabled: true,
-            is_smartnic: false,
-            description: None,
-            vendor: None,
-            category: None,
-            available_for_dynamic_portgroup: true,
-            created_at: chrono::NaiveDateTime::default(),
-            updated_at: None,
+            ..Port::new("u", "52:54:00:aa:bb:01", "n", chrono::NaiveDateTime::default())
         };
         let old = port_json("http://h", &api(1), &p);
         assert!(!old.contains_key("pxe_enabled") && !old.contains_key("name") && !old.contains_key("portgroup_uuid"));

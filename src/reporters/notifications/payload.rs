@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
 use crate::common::secrets::{MASK, masked};
+use crate::drivers::INTERFACE_KINDS;
 use crate::engine::events::{Event, EventKind, NodeAction};
 use crate::reporters::ironic_events::{Notice, PayloadClass};
 use crate::storage::baremetal::{Node, Port};
@@ -25,26 +26,12 @@ fn object(text: &str) -> Value {
     }
 }
 
-const INTERFACES: &[&str] = &[
-    "bios",
-    "boot",
-    "console",
-    "deploy",
-    "inspect",
-    "management",
-    "network",
-    "power",
-    "raid",
-    "rescue",
-    "storage",
-    "vendor",
-];
-
 /// `NodePayload`'s fields.
 fn node_fields(n: &Node) -> Map<String, Value> {
     let ifaces = object(&n.interfaces);
     let mut m = Map::new();
-    for i in INTERFACES {
+    // Ironic 39's NodePayload has every interface field but firmware_interface.
+    for i in INTERFACE_KINDS.iter().filter(|i| **i != "firmware") {
         m.insert(format!("{i}_interface"), ifaces.get(*i).cloned().unwrap_or(Value::Null));
     }
     let traits: Value = serde_json::from_str(&n.traits).unwrap_or_else(|_| json!([]));
@@ -322,25 +309,7 @@ mod tests {
         // The start of a create shows the node not yet stored.
         let start = data(&notices(&events[0])[0], &events[0]).unwrap();
         assert!(start["created_at"].is_null() && start["updated_at"].is_null());
-        let port = crate::storage::baremetal::Port {
-            uuid: "p".into(),
-            address: "52:54:00:00:00:01".into(),
-            node_uuid: n.uuid.clone(),
-            portgroup_uuid: None,
-            name: None,
-            extra: "{}".into(),
-            internal_info: "{}".into(),
-            local_link_connection: "{}".into(),
-            physical_network: None,
-            pxe_enabled: true,
-            is_smartnic: false,
-            description: None,
-            vendor: None,
-            category: None,
-            available_for_dynamic_portgroup: false,
-            created_at: n.created_at,
-            updated_at: None,
-        };
+        let port = crate::storage::baremetal::Port::new("p", "52:54:00:00:00:01", n.uuid.clone(), n.created_at);
         let ev = Event::port(EventKind::PortCreated { port: Arc::new(port) });
         for (class, got) in keys(&ev) {
             assert_eq!(got, reference_keys(&class), "{class}");
