@@ -66,9 +66,10 @@ pub enum EventKind {
     PortCreated {
         port: Arc<Port>,
     },
+    /// `prior`: the port before the change.
     PortUpdated {
         port: Arc<Port>,
-        prior_updated_at: Option<NaiveDateTime>,
+        prior: Arc<Port>,
     },
     PortDeleted {
         port: Arc<Port>,

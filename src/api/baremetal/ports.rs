@@ -1172,13 +1172,14 @@ async fn update(
                 port.updated_at = Some(now());
                 bm::port_update(c, &port)?;
             }
-            Ok(Ok((port, old.updated_at)))
+            Ok(Ok((port, old)))
         })
         .await??;
-    let (port, prior_updated_at) = port;
-    state
-        .engine
-        .emit(Event::port(EventKind::PortUpdated { port: std::sync::Arc::new(port.clone()), prior_updated_at }));
+    let (port, prior) = port;
+    state.engine.emit(Event::port(EventKind::PortUpdated {
+        port: std::sync::Arc::new(port.clone()),
+        prior: std::sync::Arc::new(prior),
+    }));
     Ok(HttpResponse::Ok().json(port_json(&state.base, &api, &port)))
 }
 

@@ -131,7 +131,7 @@ pub fn data(notice: &Notice, ev: &Event) -> Option<Map<String, Value>> {
     if notice.payload == PayloadClass::PortCrud {
         let (port, prior) = match &ev.kind {
             EventKind::PortCreated { port } | EventKind::PortDeleted { port } => (port, None),
-            EventKind::PortUpdated { port, prior_updated_at } => (port, *prior_updated_at),
+            EventKind::PortUpdated { port, prior } => (port, prior.updated_at),
             _ => return None,
         };
         let mut p = (**port).clone();

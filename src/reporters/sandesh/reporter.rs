@@ -226,11 +226,8 @@ async fn report(sandesh: &Sandesh, storage: &Storage, host: &str, batch: Vec<Eve
             (Vec::new(), Vec::new())
         }
     };
-    let mut ports_of: HashMap<&str, Vec<Port>> = HashMap::new();
-    for p in &ports {
-        ports_of.entry(p.node_uuid.as_str()).or_default().push(p.clone());
-    }
-    for ev in &batch {
+    let ports_at = ports_at_each_event(&batch, ports);
+    for (ev, ports) in batch.iter().zip(ports_at) {
         let cause = cause(ev, host);
         if let Some((level, e)) = server_log(ev) {
             sandesh.server_event(level, &e);
@@ -250,10 +247,42 @@ async fn report(sandesh: &Sandesh, storage: &Storage, host: &str, batch: Vec<Eve
                 None => continue,
             },
         };
-        let ports = ports_of.get(node.uuid.as_str()).map_or(&[][..], |v| v);
         // A change with no notification of its own leaves the last cause.
-        sandesh.node(node, ports, &cause.unwrap_or_default());
+        sandesh.node(node, &ports, &cause.unwrap_or_default());
     }
+}
+
+/// The ports of each event's node as they were right after that event.
+/// `now` was read after the events, so the later port events of the batch
+/// are undone, newest first.
+fn ports_at_each_event(batch: &[Event], now: Vec<Port>) -> Vec<Vec<Port>> {
+    let mut ports_of: HashMap<String, Vec<Port>> = HashMap::new();
+    for p in now {
+        ports_of.entry(p.node_uuid.clone()).or_default().push(p);
+    }
+    let mut at = vec![Vec::new(); batch.len()];
+    for (i, ev) in batch.iter().enumerate().rev() {
+        if let Some(ports) = ports_of.get(&ev.node_uuid) {
+            at[i] = ports.clone();
+        }
+        let (gone, back) = match &ev.kind {
+            EventKind::PortCreated { port } => (Some(port), None),
+            EventKind::PortDeleted { port } => (None, Some(port)),
+            EventKind::PortUpdated { port, prior } => (Some(port), Some(prior)),
+            _ => continue,
+        };
+        if let Some(p) = gone
+            && let Some(list) = ports_of.get_mut(&p.node_uuid)
+        {
+            list.retain(|q| q.uuid != p.uuid);
+        }
+        if let Some(p) = back {
+            let list = ports_of.entry(p.node_uuid.clone()).or_default();
+            let at = list.partition_point(|q| q.uuid < p.uuid);
+            list.insert(at, (**p).clone());
+        }
+    }
+    at
 }
 
 /// Sends every node's UVE from the database.
@@ -277,5 +306,41 @@ pub async fn refresh_all(sandesh: &Sandesh, storage: &Storage) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn port(uuid: &str, node: &str) -> Arc<Port> {
+        Arc::new(Port::new(uuid, "52:54:00:00:00:01", node, chrono::Utc::now().naive_utc()))
+    }
+
+    fn uuids(ports: &[Port]) -> Vec<&str> {
+        ports.iter().map(|p| p.uuid.as_str()).collect()
+    }
+
+    #[test]
+    fn each_uve_shows_the_ports_of_its_moment() {
+        let node = Node::new("n1", "fake-hardware", chrono::Utc::now().naive_utc());
+        let (a, b) = (port("a", "n1"), port("b", "n1"));
+        let mut moved = (*b).clone();
+        moved.node_uuid = "n2".into();
+        let batch = vec![
+            Event::of(&node, EventKind::NodeChanged),
+            Event::port(EventKind::PortCreated { port: b.clone() }),
+            Event::of(&node, EventKind::NodeChanged),
+            Event::port(EventKind::PortDeleted { port: a.clone() }),
+            Event::of(&node, EventKind::NodeChanged),
+            Event::port(EventKind::PortUpdated { port: Arc::new(moved.clone()), prior: b.clone() }),
+            Event::of(&node, EventKind::NodeChanged),
+        ];
+        // Read after the batch: only the moved port, now on n2.
+        let at = ports_at_each_event(&batch, vec![moved]);
+        let n1: Vec<Vec<&str>> = [0, 1, 2, 3, 4, 6].iter().map(|&i| uuids(&at[i])).collect();
+        assert_eq!(n1, vec![vec!["a"], vec!["a", "b"], vec!["a", "b"], vec!["b"], vec!["b"], vec![]]);
+        assert_eq!(uuids(&at[5]), vec!["b"], "the moved port, seen from its new node");
     }
 }
