@@ -122,6 +122,31 @@ pub enum EraseMode {
     Full,
 }
 
+/// Deadlines of BMC conversations (Redfish, IPMI).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BmcConfig {
+    pub connect_timeout_s: u64,
+    /// One request to a BMC.
+    pub request_timeout_s: u64,
+    /// A power change, from request to the state reported (Ironic's
+    /// `power_state_change_timeout`).
+    pub power_state_change_timeout_s: u64,
+    /// Between two reads of the power state while waiting.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for BmcConfig {
+    fn default() -> Self {
+        BmcConfig {
+            connect_timeout_s: 5,
+            request_timeout_s: 30,
+            power_state_change_timeout_s: 60,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
 /// The image service's store and limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -337,6 +362,7 @@ pub struct Config {
     pub max_json_body: usize,
     pub token: TokenConfig,
     pub fake: FakeConfig,
+    pub bmc: BmcConfig,
     pub image: ImageConfig,
     pub contrail: ContrailConfig,
     pub sandesh: SandeshConfig,
@@ -372,6 +398,7 @@ impl Default for Config {
             max_json_body: 1024 * 1024,
             token: TokenConfig::default(),
             fake: FakeConfig::default(),
+            bmc: BmcConfig::default(),
             image: ImageConfig::default(),
             contrail: ContrailConfig::default(),
             sandesh: SandeshConfig::default(),

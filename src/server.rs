@@ -16,6 +16,7 @@ use crate::common::request_id::CommonHeaders;
 use crate::common::token::KeyRing;
 use crate::config::{Config, ServiceKind, clouds_yaml, ensure_dir};
 use crate::drivers::fake_disk::Disks;
+use crate::drivers::{BmcTimeouts, HardwareSettings};
 use crate::engine::{Engine, Settings, Worker};
 use crate::storage::Storage;
 use crate::storage::baremetal::{self as bm, Conductor};
@@ -93,7 +94,15 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
     );
     let settings = Settings {
         host: cfg.conductor_name(),
-        fake_delay: Duration::from_millis(cfg.fake.delay_ms),
+        hardware: HardwareSettings {
+            fake_delay: Duration::from_millis(cfg.fake.delay_ms),
+            bmc: BmcTimeouts {
+                connect: Duration::from_secs(cfg.bmc.connect_timeout_s),
+                request: Duration::from_secs(cfg.bmc.request_timeout_s),
+                power_wait: Duration::from_secs(cfg.bmc.power_state_change_timeout_s),
+                poll: Duration::from_millis(cfg.bmc.poll_interval_ms),
+            },
+        },
         disks: Disks::new(cfg.fake_disk_dir(), cfg.fake.erase),
         images: Some(store.clone()),
         contrail_push: cfg.contrail.push_url().is_some(),

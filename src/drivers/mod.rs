@@ -1,13 +1,16 @@
 //! Hardware types: what `GET /v1/drivers` lists, how a node's
 //! `driver_info` is validated, and the power/provision work itself.
-//! `fake-hardware` completes everything after a configurable delay; the
-//! BMC conversations of `ipmi` and `redfish` are not built yet, so their
-//! nodes validate and enrol but their power and provision work fails with
-//! a clear `last_error`. A fake node's deploy writes its image to a disk
-//! file ([`fake_disk`]) with a config drive ([`configdrive`]).
+//! `fake-hardware` completes everything after a configurable delay;
+//! `redfish` talks to the node's BMC ([`redfish`]); the BMC conversation of
+//! `ipmi` is not built yet, so its nodes validate and enrol but their power
+//! and provision work fails with a clear `last_error`. A fake node's deploy
+//! writes its image to a disk file ([`fake_disk`]) with a config drive
+//! ([`configdrive`]); inspection yields an [`Inventory`].
 
 pub mod configdrive;
 pub mod fake_disk;
+pub mod inventory;
+pub mod redfish;
 
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::states::{PowerState, ProvisionState};
 use crate::storage::baremetal::Node;
+pub use inventory::Inventory;
 
 /// The interface kinds of a node, in Ironic's order.
 pub const INTERFACE_KINDS: [&str; 13] = [
@@ -224,7 +228,10 @@ pub fn validate(node: &Node, has_ports: bool) -> Vec<(&'static str, Validation)>
             } else {
                 match (node.driver.as_str(), *kind) {
                     ("ipmi", "power" | "management") => missing(&["ipmi_address"], "IPMI credentials"),
-                    ("redfish", "power" | "management") => missing(&["redfish_address"], "Redfish properties"),
+                    ("redfish", "power" | "management") => match redfish::RedfishInfo::parse(&info, &node.uuid) {
+                        Ok(_) => ok.clone(),
+                        Err(reason) => Validation { result: Some(false), reason: Some(reason) },
+                    },
                     ("ipmi" | "redfish", "boot" | "deploy") => {
                         let m = missing(&["deploy_kernel", "deploy_ramdisk"], "deploy image properties");
                         if m.result == Some(true) && !has_ports && *kind == "boot" {
@@ -248,29 +255,145 @@ pub fn validate(node: &Node, has_ports: bool) -> Vec<(&'static str, Validation)>
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepError(pub String);
 
+/// What went wrong talking to a BMC.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BmcError {
+    /// `driver_info` cannot be used (the operator must fix it).
+    #[error("{0}")]
+    Config(String),
+    /// No connection (refused, unreachable, TLS failure).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The BMC did not answer, or the system did not reach a state, in time.
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Auth(String),
+    /// The BMC answered with an error.
+    #[error("{0}")]
+    Bmc(String),
+    /// The BMC answered something that is not Redfish/IPMI as expected.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+/// Deadlines of BMC conversations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BmcTimeouts {
+    pub connect: Duration,
+    /// One request.
+    pub request: Duration,
+    /// A power change, from request to the state reported.
+    pub power_wait: Duration,
+    /// Between two reads of the power state while waiting.
+    pub poll: Duration,
+}
+
+impl Default for BmcTimeouts {
+    fn default() -> Self {
+        redfish::default_timeouts()
+    }
+}
+
+/// A device a node can boot from, by Ironic's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootDevice {
+    Pxe,
+    Disk,
+    Cdrom,
+    Bios,
+    Safe,
+    UefiHttp,
+}
+
+impl BootDevice {
+    pub const ALL: [BootDevice; 6] = [
+        BootDevice::Pxe,
+        BootDevice::Disk,
+        BootDevice::Cdrom,
+        BootDevice::Bios,
+        BootDevice::Safe,
+        BootDevice::UefiHttp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootDevice::Pxe => "pxe",
+            BootDevice::Disk => "disk",
+            BootDevice::Cdrom => "cdrom",
+            BootDevice::Bios => "bios",
+            BootDevice::Safe => "safe",
+            BootDevice::UefiHttp => "uefihttp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BootDevice> {
+        BootDevice::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// The work of one step as the hardware reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepDone {
+    /// The power state the node is left in, when the hardware read it.
+    pub power: Option<PowerState>,
+    /// What an inspection found.
+    pub inventory: Option<Inventory>,
+}
+
+/// How the engine reaches hardware.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HardwareSettings {
+    /// How long each fake-hardware step takes.
+    pub fake_delay: Duration,
+    pub bmc: BmcTimeouts,
+}
+
 /// The hardware behind one node, for the engine.
 pub enum Hardware {
     Fake {
         delay: Duration,
     },
+    Redfish(Box<redfish::Redfish>),
+    /// A node whose `driver_info` cannot reach its BMC: every action fails
+    /// with this reason.
+    Invalid(String),
     /// A hardware type whose BMC protocol is not built yet.
     Unsupported(String),
 }
 
+fn driver_info(node: &Node) -> Map<String, Value> {
+    serde_json::from_str(&node.driver_info).unwrap_or_default()
+}
+
+fn interface(node: &Node, kind: &str) -> String {
+    let ifaces: Map<String, Value> = serde_json::from_str(&node.interfaces).unwrap_or_default();
+    ifaces.get(kind).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
 impl Hardware {
-    pub fn for_node(node: &Node, fake_delay: Duration) -> Hardware {
+    pub fn for_node(node: &Node, settings: &HardwareSettings) -> Hardware {
         match node.driver.as_str() {
-            "fake-hardware" => Hardware::Fake { delay: fake_delay },
+            "fake-hardware" => Hardware::Fake { delay: settings.fake_delay },
+            "redfish" => match redfish::RedfishInfo::parse(&driver_info(node), &node.uuid) {
+                Ok(info) => match redfish::Redfish::new(&node.uuid, info, settings.bmc) {
+                    Ok(r) => Hardware::Redfish(Box::new(r)),
+                    Err(e) => Hardware::Invalid(e.to_string()),
+                },
+                Err(e) => Hardware::Invalid(e),
+            },
             other => Hardware::Unsupported(other.to_string()),
         }
     }
 
     /// The outcome of a step when the hardware can give it without waiting
-    /// (fake hardware with no delay); `None` means run [`Hardware::provision_step`].
-    pub fn immediate_step(&self, state: ProvisionState) -> Option<Result<(), StepError>> {
+    /// (fake hardware with no delay, a node that cannot be reached at all);
+    /// `None` means run [`Hardware::provision_step`].
+    pub fn immediate_step(&self, state: ProvisionState) -> Option<Result<StepDone, StepError>> {
         match self {
-            Hardware::Fake { delay } if delay.is_zero() => Some(Ok(())),
-            Hardware::Fake { .. } => None,
+            Hardware::Fake { delay } if delay.is_zero() => Some(Ok(StepDone::default())),
+            Hardware::Fake { .. } | Hardware::Redfish(_) => None,
+            Hardware::Invalid(why) => Some(Err(StepError(format!("{state} could not be performed: {why}")))),
             Hardware::Unsupported(driver) => Some(Err(StepError(format!(
                 "The {driver} hardware type cannot yet talk to the BMC; {state} could not be performed."
             )))),
@@ -281,7 +404,8 @@ impl Hardware {
     pub fn immediate_power(&self, target: PowerState) -> Option<Result<(), StepError>> {
         match self {
             Hardware::Fake { delay } if delay.is_zero() => Some(Ok(())),
-            Hardware::Fake { .. } => None,
+            Hardware::Fake { .. } | Hardware::Redfish(_) => None,
+            Hardware::Invalid(why) => Some(Err(power_error(target, why))),
             Hardware::Unsupported(driver) => Some(Err(StepError(format!(
                 "Failed to change power state to '{target}': the {driver} hardware type cannot yet talk to the BMC."
             )))),
@@ -289,23 +413,162 @@ impl Hardware {
     }
 
     /// Does the work of one transient provision state.
-    pub async fn provision_step(&self, state: ProvisionState) -> Result<(), StepError> {
+    pub async fn provision_step(&mut self, state: ProvisionState, node: &Node) -> Result<StepDone, StepError> {
         if let Some(outcome) = self.immediate_step(state) {
             return outcome;
         }
-        if let Hardware::Fake { delay } = self {
-            tokio::time::sleep(*delay).await;
+        match self {
+            Hardware::Fake { delay } => {
+                tokio::time::sleep(*delay).await;
+                Ok(StepDone::default())
+            }
+            Hardware::Redfish(r) => {
+                r.login().await.map_err(|e| step_error(state, node, &e))?;
+                let done = redfish_step(r, state, node).await.map_err(|e| step_error(state, node, &e));
+                r.logout().await;
+                done
+            }
+            Hardware::Invalid(_) | Hardware::Unsupported(_) => unreachable!("answered by immediate_step"),
         }
-        Ok(())
     }
 
-    pub async fn set_power(&self, target: PowerState) -> Result<(), StepError> {
+    pub async fn set_power(&mut self, target: PowerState) -> Result<(), StepError> {
         if let Some(outcome) = self.immediate_power(target) {
             return outcome;
         }
-        if let Hardware::Fake { delay } = self {
-            tokio::time::sleep(*delay).await;
+        let fail = |e: BmcError| power_error(target, &e.to_string());
+        match self {
+            Hardware::Fake { delay } => {
+                tokio::time::sleep(*delay).await;
+                Ok(())
+            }
+            Hardware::Redfish(r) => {
+                r.login().await.map_err(fail)?;
+                let done = r.set_power(target).await.map_err(fail);
+                r.logout().await;
+                done
+            }
+            Hardware::Invalid(_) | Hardware::Unsupported(_) => unreachable!("answered by immediate_power"),
         }
-        Ok(())
     }
+
+    /// The boot device the BMC reports, `None` for hardware that keeps no
+    /// state of its own (the fake one).
+    pub async fn boot_device(&mut self) -> Result<Option<(Option<BootDevice>, bool)>, BmcError> {
+        match self {
+            Hardware::Fake { .. } => Ok(None),
+            Hardware::Redfish(r) => {
+                r.login().await?;
+                let d = r.boot_device().await;
+                r.logout().await;
+                d.map(Some)
+            }
+            Hardware::Invalid(why) => Err(BmcError::Config(why.clone())),
+            Hardware::Unsupported(d) => {
+                Err(BmcError::Config(format!("the {d} hardware type cannot yet talk to the BMC")))
+            }
+        }
+    }
+
+    /// The boot devices the hardware offers.
+    pub async fn supported_boot_devices(&mut self) -> Result<Vec<BootDevice>, BmcError> {
+        match self {
+            Hardware::Fake { .. } => Ok(vec![BootDevice::Pxe]),
+            Hardware::Redfish(_) => Ok(redfish::SUPPORTED_BOOT_DEVICES.to_vec()),
+            Hardware::Invalid(why) => Err(BmcError::Config(why.clone())),
+            Hardware::Unsupported(_) => {
+                Ok(vec![BootDevice::Pxe, BootDevice::Disk, BootDevice::Cdrom, BootDevice::Bios, BootDevice::Safe])
+            }
+        }
+    }
+
+    /// Sets the next boot device; `false` when the hardware keeps no state
+    /// of its own (the caller records it).
+    pub async fn set_boot_device(&mut self, device: BootDevice, persistent: bool) -> Result<bool, BmcError> {
+        match self {
+            Hardware::Fake { .. } => Ok(false),
+            Hardware::Redfish(r) => {
+                r.login().await?;
+                let d = r.set_boot_device(device, persistent).await;
+                r.logout().await;
+                d.map(|()| true)
+            }
+            Hardware::Invalid(why) => Err(BmcError::Config(why.clone())),
+            Hardware::Unsupported(d) => {
+                Err(BmcError::Config(format!("the {d} hardware type cannot yet talk to the BMC")))
+            }
+        }
+    }
+}
+
+/// `last_error` of a failed power action, in Ironic's words.
+fn power_error(target: PowerState, why: &str) -> StepError {
+    StepError(format!("Failed to change power state to '{}' by '{target}': {why}", target.resting()))
+}
+
+/// `last_error` of a failed provision step, in Ironic's words.
+fn step_error(state: ProvisionState, node: &Node, e: &BmcError) -> StepError {
+    use ProvisionState as S;
+    let id = &node.uuid;
+    StepError(match state {
+        S::Verifying | S::Adopting => format!("Failed to get power state for node {id}. Error: {e}"),
+        S::Inspecting => format!("Failed to inspect hardware. Reason: {e}"),
+        S::Deploying => format!("Deploy step deploy.deploy failed: {e}."),
+        S::Cleaning => format!("Failed to prepare node {id} for cleaning: {e}"),
+        S::Deleting => format!("Failed to tear down. Error: {e}"),
+        other => format!("{other} failed: {e}"),
+    })
+}
+
+/// One provision state's work on a Redfish BMC.
+async fn redfish_step(r: &redfish::Redfish, state: ProvisionState, node: &Node) -> Result<StepDone, BmcError> {
+    use ProvisionState as S;
+    match state {
+        // Reading the power state proves address, credentials and system.
+        S::Verifying | S::Adopting => Ok(StepDone { power: Some(r.power_state().await?), inventory: None }),
+        S::Inspecting => {
+            let inventory = r.inspect().await?;
+            Ok(StepDone { power: Some(r.power_state().await?), inventory: Some(inventory) })
+        }
+        S::Deploying => {
+            match interface(node, "boot").as_str() {
+                "redfish-virtual-media" => {
+                    let iso = boot_iso(node).ok_or_else(|| {
+                        BmcError::Config(
+                            "redfish-virtual-media boot needs instance_info/boot_iso or driver_info/redfish_deploy_iso"
+                                .into(),
+                        )
+                    })?;
+                    r.insert_cd(&iso).await?;
+                    r.set_boot_device(BootDevice::Cdrom, false).await?;
+                }
+                _ => r.set_boot_device(BootDevice::Pxe, false).await?,
+            }
+            r.set_power(PowerState::Rebooting).await?;
+            Ok(StepDone { power: Some(PowerState::On), inventory: None })
+        }
+        S::Deleting | S::Cleaning => {
+            r.set_power(PowerState::Off).await?;
+            if interface(node, "boot") == "redfish-virtual-media" {
+                r.eject_cd().await?;
+            }
+            Ok(StepDone { power: Some(PowerState::Off), inventory: None })
+        }
+        other => Err(BmcError::Config(format!(
+            "{other} needs the deploy agent, which the redfish hardware type of ironbark does not drive yet"
+        ))),
+    }
+}
+
+/// The ISO a virtual-media deploy boots: the instance's own, else the
+/// deploy ISO of the node.
+fn boot_iso(node: &Node) -> Option<String> {
+    let instance: Map<String, Value> = serde_json::from_str(&node.instance_info).unwrap_or_default();
+    let info = driver_info(node);
+    [instance.get("boot_iso"), info.get("redfish_deploy_iso"), info.get("deploy_iso")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
 }

@@ -7,21 +7,21 @@
 //! restarted process finds every node it was working on and resumes it.
 
 pub mod events;
+mod inspection;
 pub mod instances;
 pub mod ipam;
 pub mod states;
 pub mod vifs;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::drivers::configdrive;
 use crate::drivers::fake_disk::{Disks, ImageToWrite};
-use crate::drivers::{Hardware, StepError};
-use crate::storage::baremetal::{self as bm, HistoryEntry, Node};
+use crate::drivers::{BmcError, BootDevice, Hardware, HardwareSettings, StepDone, StepError};
+use crate::storage::baremetal::{self as bm, HistoryEntry, Node, Port};
 use crate::storage::image_store::{ImageStore, open_verified};
 use crate::storage::{DbConn, Storage, StorageError};
 pub use events::{Event, EventKind};
@@ -43,8 +43,23 @@ pub enum EngineError {
     Protected(String),
     #[error("{0}")]
     Conflict(String),
+    /// `driver_info` does not let ironbark reach the BMC.
+    #[error("{0}")]
+    DriverInfo(String),
+    /// The BMC failed or did not answer.
+    #[error("{0}")]
+    Bmc(String),
     #[error(transparent)]
     Storage(StorageError),
+}
+
+impl From<BmcError> for EngineError {
+    fn from(e: BmcError) -> Self {
+        match e {
+            BmcError::Config(m) => EngineError::DriverInfo(m),
+            other => EngineError::Bmc(other.to_string()),
+        }
+    }
 }
 
 impl From<StorageError> for EngineError {
@@ -72,8 +87,8 @@ enum Job {
 pub struct Settings {
     /// This process's name in `reservation` and `GET /v1/conductors`.
     pub host: String,
-    /// How long each fake-hardware step takes.
-    pub fake_delay: Duration,
+    /// Fake hardware's step time and BMC deadlines.
+    pub hardware: HardwareSettings,
     /// Fake nodes' disks.
     pub disks: Disks,
     /// Where deploys read instance images from.
@@ -305,7 +320,7 @@ impl Engine {
     pub async fn set_power(&self, uuid: &str, target: PowerState, actor: Actor) -> Result<(), EngineError> {
         let host = self.host().to_string();
         let id = uuid.to_string();
-        let delay = self.settings().fake_delay;
+        let hw = self.settings().hardware;
         let done = self
             .inner
             .storage
@@ -328,7 +343,7 @@ impl Engine {
                 let n = bm::node_update(c, &n)?;
                 let requested = Event::of(&n, EventKind::PowerRequested { requested: target });
                 // Hardware that answers at once finishes within this request.
-                match Hardware::for_node(&n, delay).immediate_power(target) {
+                match Hardware::for_node(&n, &hw).immediate_power(target) {
                     Some(result) => {
                         let err = result.err().map(|StepError(m)| m);
                         let done = Self::apply_power(c, n, target, err, &host)?;
@@ -345,6 +360,25 @@ impl Engine {
             None => self.start(uuid.to_string(), Job::Power),
         }
         Ok(())
+    }
+
+    /// The boot device the node's BMC reports; `None` for hardware that
+    /// keeps none of its own (fake), whose choice the caller records.
+    pub async fn boot_device(&self, n: &Node) -> Result<Option<(Option<BootDevice>, bool)>, EngineError> {
+        Ok(Hardware::for_node(n, &self.settings().hardware).boot_device().await?)
+    }
+
+    pub async fn supported_boot_devices(&self, n: &Node) -> Result<Vec<BootDevice>, EngineError> {
+        Ok(Hardware::for_node(n, &self.settings().hardware).supported_boot_devices().await?)
+    }
+
+    /// Sets the next boot device on the BMC; `false` when the hardware
+    /// keeps no state of its own (the caller records the choice).
+    pub async fn set_boot_device(&self, n: &Node, device: BootDevice, persistent: bool) -> Result<bool, EngineError> {
+        if let Some(h) = &n.reservation {
+            return Err(EngineError::Locked { node: n.uuid.clone(), host: h.clone() });
+        }
+        Ok(Hardware::for_node(n, &self.settings().hardware).set_boot_device(device, persistent).await?)
     }
 
     /// Runs a job on the caller's runtime right away; without one (a
@@ -384,14 +418,14 @@ impl Engine {
             // transaction that reads the node: one database round trip.
             let host = self.host().to_string();
             let id = uuid.to_string();
-            let delay = self.settings().fake_delay;
+            let hw = self.settings().hardware;
             let disks = self.settings().disks.clone();
             let (moves, pending) = self
                 .inner
                 .storage
                 .write(move |c| {
                     let n = bm::node(c, &id)?;
-                    let (moves, n) = Self::run_immediate(c, n, &host, delay, Some(&disks))?;
+                    let (moves, n) = Self::run_immediate(c, n, &host, &hw, Some(&disks))?;
                     let state = state_of(&n);
                     if n.reservation.as_deref() != Some(host.as_str()) {
                         return Ok((moves, None));
@@ -407,16 +441,16 @@ impl Engine {
             let Some((state, n)) = pending else { return Ok(()) };
             let (outcome, record) = match disk_work(&self.settings().disks, state, &n) {
                 Some(work) => match self.do_disk_work(&n, work).await {
-                    Ok(record) => (Ok(()), record),
+                    Ok(record) => (Ok(StepDone::default()), record),
                     Err(e) => (Err(e), None),
                 },
                 None => {
-                    let hw = Hardware::for_node(&n, self.settings().fake_delay);
-                    (hw.provision_step(state).await, None)
+                    let mut hw = Hardware::for_node(&n, &self.settings().hardware);
+                    (hw.provision_step(state, &n).await, None)
                 }
             };
-            let (event, error) = Self::outcome_event(state, &n, outcome);
-            if !self.finish_step(uuid, state, event, error, record).await? {
+            let (event, error, done) = Self::outcome_event(state, &n, outcome);
+            if !self.finish_step(uuid, state, event, error, Work { disk: record, done }).await? {
                 return Ok(());
             }
         }
@@ -429,7 +463,7 @@ impl Engine {
         c: &mut DbConn,
         mut n: Node,
         host: &str,
-        delay: Duration,
+        hw: &HardwareSettings,
         disks: Option<&Disks>,
     ) -> Result<(Vec<Move>, Node), StorageError> {
         let mut moves = Vec::new();
@@ -441,12 +475,13 @@ impl Engine {
             if disks.is_some_and(|d| disk_work(d, state, &n).is_some()) {
                 return Ok((moves, n));
             }
-            let Some(outcome) = Hardware::for_node(&n, delay).immediate_step(state) else { return Ok((moves, n)) };
-            let (event, error) = Self::outcome_event(state, &n, outcome);
+            let Some(outcome) = Hardware::for_node(&n, hw).immediate_step(state) else { return Ok((moves, n)) };
+            let (event, error, done) = Self::outcome_event(state, &n, outcome);
             let uuid = n.uuid.clone();
             let prior_target = n.target_provision_state.clone();
-            match Self::apply_outcome(c, n, state, event, error.clone(), host, None)? {
-                Some(after) => {
+            let work = Work { disk: None, done };
+            match Self::apply_outcome(c, n, state, event, error.clone(), host, work)? {
+                Some((after, _)) => {
                     moves.push(Move { from: state, event, prior_target, error, node: after.clone() });
                     n = after;
                 }
@@ -461,10 +496,10 @@ impl Engine {
         }
     }
 
-    fn outcome_event(state: S, n: &Node, outcome: Result<(), StepError>) -> (Fsm, Option<String>) {
+    fn outcome_event(state: S, n: &Node, outcome: Result<StepDone, StepError>) -> (Fsm, Option<String>, StepDone) {
         match outcome {
-            Ok(()) => (Self::success_event(state, n), None),
-            Err(StepError(msg)) => (Fsm::Fail, Some(msg)),
+            Ok(done) => (Self::success_event(state, n), None, done),
+            Err(StepError(msg)) => (Fsm::Fail, Some(msg), StepDone::default()),
         }
     }
 
@@ -478,9 +513,9 @@ impl Engine {
     }
 
     /// Applies a step's outcome to a node in `state` held by `host`, in the
-    /// caller's transaction. Returns the node as it now stands, or `None`
-    /// when the node went elsewhere meanwhile.
-    #[allow(clippy::too_many_arguments)]
+    /// caller's transaction. Returns the node as it now stands and the
+    /// ports an inspection enrolled, or `None` when the node went elsewhere
+    /// meanwhile.
     fn apply_outcome(
         c: &mut DbConn,
         mut n: Node,
@@ -488,8 +523,9 @@ impl Engine {
         event: Fsm,
         error: Option<String>,
         host: &str,
-        record: Option<DiskRecord>,
-    ) -> Result<Option<Node>, StorageError> {
+        work: Work,
+    ) -> Result<Option<(Node, Vec<Port>)>, StorageError> {
+        let Work { disk: record, done } = work;
         if state_of(&n) != state || n.reservation.as_deref() != Some(host) {
             return Ok(None);
         }
@@ -510,7 +546,14 @@ impl Engine {
             S::Inspecting => n.inspection_finished_at = Some(now()),
             _ => {}
         }
-        if error.is_none() {
+        let mut enrolled = Vec::new();
+        if let Some(inv) = &done.inventory {
+            enrolled = inspection::apply(c, &mut n, inv, host)?;
+        }
+        if let (None, Some(p)) = (&error, done.power) {
+            // What the BMC reported.
+            n.power_state = Some(p.as_str().into());
+        } else if error.is_none() {
             // The power state the hardware is left in: verification reads it
             // (a fake BMC starts powered off), a deploy ends by booting the
             // instance, a teardown or cleaning by powering off.
@@ -548,7 +591,7 @@ impl Engine {
             None => ("INFO", format!("Provision state changed from {state} to {next}")),
         };
         bm::history_insert(c, &Self::history(&n, host, &Actor::default(), severity, note, "provisioning"))?;
-        Ok(Some(bm::node_update(c, &n)?))
+        Ok(Some((bm::node_update(c, &n)?, enrolled)))
     }
 
     /// Applies the outcome of a step; false when the node went elsewhere.
@@ -558,7 +601,7 @@ impl Engine {
         state: S,
         event: Fsm,
         error: Option<String>,
-        record: Option<DiskRecord>,
+        work: Work,
     ) -> Result<bool, StorageError> {
         let host = self.host().to_string();
         let id = uuid.to_string();
@@ -569,11 +612,14 @@ impl Engine {
             .write(move |c| {
                 let n = bm::node(c, &id)?;
                 let prior_target = n.target_provision_state.clone();
-                Ok(Self::apply_outcome(c, n, state, event, err, &host, record)?.map(|after| (prior_target, after)))
+                Ok(Self::apply_outcome(c, n, state, event, err, &host, work)?.map(|after| (prior_target, after)))
             })
             .await?;
-        let Some((prior_target, node)) = moved else { return Ok(false) };
+        let Some((prior_target, (node, enrolled))) = moved else { return Ok(false) };
         let more = state_of(&node).is_engine_work();
+        for port in enrolled {
+            self.emit(Event::port(EventKind::PortCreated { port: Arc::new(port) }));
+        }
         self.emit(Move { from: state, event, prior_target, error, node }.event());
         Ok(more)
     }
@@ -587,7 +633,7 @@ impl Engine {
             self.release(uuid).await?;
             return Ok(());
         };
-        let hw = Hardware::for_node(&n, self.settings().fake_delay);
+        let mut hw = Hardware::for_node(&n, &self.settings().hardware);
         let err = hw.set_power(target).await.err().map(|StepError(m)| m);
         let host = self.host().to_string();
         let id = uuid.to_string();
@@ -684,6 +730,13 @@ enum DiskWork {
     Deploy,
     /// Erase what a deploy wrote.
     Erase,
+}
+
+/// What a step did besides moving the node: disk work, and what the
+/// hardware reported.
+struct Work {
+    disk: Option<DiskRecord>,
+    done: StepDone,
 }
 
 /// A step's record of disk work: stored in `driver_internal_info[key]`

@@ -306,6 +306,10 @@ pub fn node_delete(c: &mut DbConn, uuid: &str) -> StorageResult<()> {
     diesel::delete(ports::table.filter(ports::node_uuid.eq(uuid))).execute(c)?;
     diesel::delete(portgroups::table.filter(portgroups::node_uuid.eq(uuid))).execute(c)?;
     diesel::delete(node_history::table.filter(node_history::node_uuid.eq(uuid))).execute(c)?;
+    diesel::delete(
+        super::inspection::node_inventory::table.filter(super::inspection::node_inventory::node_uuid.eq(uuid)),
+    )
+    .execute(c)?;
     let n = diesel::delete(nodes::table.filter(nodes::uuid.eq(uuid))).execute(c)?;
     if n == 0 { Err(StorageError::not_found("node", uuid)) } else { Ok(()) }
 }

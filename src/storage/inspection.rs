@@ -23,6 +23,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    node_inventory (node_uuid) {
+        node_uuid -> Text,
+        inventory -> Text,
+        plugin_data -> Text,
+        created_at -> Timestamp,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+/// What the last inspection of a node found.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = node_inventory)]
+pub struct NodeInventory {
+    pub node_uuid: String,
+    /// JSON object in the agent's inventory shape.
+    pub inventory: String,
+    /// JSON object.
+    pub plugin_data: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Stores a node's inventory in place of the one it had.
+pub fn inventory_put(c: &mut DbConn, inv: &NodeInventory) -> StorageResult<()> {
+    let prior: Option<NaiveDateTime> = node_inventory::table
+        .filter(node_inventory::node_uuid.eq(&inv.node_uuid))
+        .select(node_inventory::created_at)
+        .first(c)
+        .optional()?;
+    diesel::delete(node_inventory::table.filter(node_inventory::node_uuid.eq(&inv.node_uuid))).execute(c)?;
+    let mut row = inv.clone();
+    if let Some(created) = prior {
+        row.updated_at = Some(inv.created_at);
+        row.created_at = created;
+    }
+    diesel::insert_into(node_inventory::table).values(&row).execute(c)?;
+    Ok(())
+}
+
+pub fn inventory(c: &mut DbConn, node_uuid: &str) -> StorageResult<Option<NodeInventory>> {
+    Ok(node_inventory::table
+        .filter(node_inventory::node_uuid.eq(node_uuid))
+        .select(NodeInventory::as_select())
+        .first(c)
+        .optional()?)
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = inspection_rules, treat_none_as_null = true)]
 pub struct Rule {

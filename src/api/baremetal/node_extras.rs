@@ -187,6 +187,21 @@ async fn vmedia_list(api: Api, path: web::Path<String>, state: web::Data<Baremet
     Ok(HttpResponse::Ok().json(json!({"vmedia": list})))
 }
 
+// ---- inventory ---------------------------------------------------------------------------
+
+/// `GET /v1/nodes/{node}/inventory` (1.81): what the last inspection found.
+async fn inventory(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
+    api.require(81)?;
+    let n = load_visible(&state, &path, &api).await?;
+    let id = n.uuid.clone();
+    let row = state.storage().read(move |c| crate::storage::inspection::inventory(c, &id)).await?;
+    let Some(row) = row else {
+        return Err(BaremetalError::NotFound(format!("Node inventory record for node {} could not be found.", n.uuid)));
+    };
+    Ok(HttpResponse::Ok()
+        .json(json!({"inventory": json_text(&row.inventory), "plugin_data": json_text(&row.plugin_data)})))
+}
+
 // ---- agent heartbeat -------------------------------------------------------------------------
 
 /// Heartbeat fields and the microversion that introduced each.
@@ -275,6 +290,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&format!("{p}/vmedia"), web::delete().to(vmedia_detach))
         .route(&format!("{p}/vmedia"), web::get().to(vmedia_list))
         .route(&format!("{p}/vmedia"), web::put().to(vmedia_put))
+        .route(&format!("{p}/inventory"), web::get().to(inventory))
         .route("/v1/heartbeat/{node}", web::post().to(heartbeat_node))
         .route("/v1/heartbeat", web::post().to(heartbeat_body));
 }

@@ -26,6 +26,8 @@ impl From<EngineError> for BaremetalError {
                 "Node {node} is protected and cannot be undeployed, rebuilt or deleted"
             )),
             EngineError::Conflict(m) => BaremetalError::Conflict(m),
+            EngineError::DriverInfo(m) => BaremetalError::BadRequest(m),
+            EngineError::Bmc(m) => BaremetalError::Unavailable(format!("The node's BMC failed: {m}")),
             EngineError::Storage(s) => s.into(),
         }
     }
@@ -497,18 +499,20 @@ async fn maintenance(state: &BaremetalState, uuid: &str, set: Option<Option<Stri
 
 const BOOT_DEVICES: &[&str] = &["pxe", "disk", "cdrom", "bios", "safe", "wanboot", "iscsiboot", "floppy", "uefihttp"];
 
-fn supported_boot_devices(n: &Node) -> Vec<&'static str> {
-    match n.driver.as_str() {
-        "fake-hardware" => vec!["pxe"],
-        _ => vec!["pxe", "disk", "cdrom", "bios", "safe"],
-    }
+async fn supported_boot_devices(state: &BaremetalState, n: &Node) -> Result<Vec<&'static str>> {
+    let devices = state.engine.supported_boot_devices(n).await?;
+    Ok(devices.into_iter().map(|d| d.as_str()).collect())
 }
 
 async fn boot_device_get(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
-    let internal = json_text(&n.driver_internal_info);
-    let current =
-        internal.get("boot_device").cloned().unwrap_or_else(|| json!({"boot_device": "pxe", "persistent": false}));
+    let current = match state.engine.boot_device(&n).await? {
+        Some((device, persistent)) => json!({"boot_device": device.map(|d| d.as_str()), "persistent": persistent}),
+        None => json_text(&n.driver_internal_info)
+            .get("boot_device")
+            .cloned()
+            .unwrap_or_else(|| json!({"boot_device": "pxe", "persistent": false})),
+    };
     Ok(HttpResponse::Ok().json(current))
 }
 
@@ -518,7 +522,7 @@ async fn boot_device_supported(
     state: web::Data<BaremetalState>,
 ) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
-    Ok(HttpResponse::Ok().json(json!({"supported_boot_devices": supported_boot_devices(&n)})))
+    Ok(HttpResponse::Ok().json(json!({"supported_boot_devices": supported_boot_devices(&state, &n).await?})))
 }
 
 async fn boot_device_set(
@@ -544,8 +548,16 @@ async fn boot_device_set(
     }
     let n = load_visible(&state, &path, &api).await?;
     require(&api, &n, OWNER_MEMBER_RULE, "set_boot_device")?;
-    if !supported_boot_devices(&n).contains(&device.as_str()) {
+    let Some(chosen) = crate::drivers::BootDevice::parse(&device)
+        .filter(|_| matches!(n.driver.as_str(), "fake-hardware" | "redfish") || device != "uefihttp")
+    else {
         return Err(BaremetalError::BadRequest(format!("Invalid boot device {device} specified.")));
+    };
+    if !supported_boot_devices(&state, &n).await?.contains(&device.as_str()) {
+        return Err(BaremetalError::BadRequest(format!("Invalid boot device {device} specified.")));
+    }
+    if state.engine.set_boot_device(&n, chosen, persistent).await? {
+        return Ok(HttpResponse::NoContent().finish());
     }
     quick_update(&state, &api, &path, move |n| {
         let mut internal: Map<String, Value> = serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
