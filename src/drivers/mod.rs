@@ -1,15 +1,15 @@
 //! Hardware types: what `GET /v1/drivers` lists, how a node's
 //! `driver_info` is validated, and the power/provision work itself.
 //! `fake-hardware` completes everything after a configurable delay;
-//! `redfish` talks to the node's BMC ([`redfish`]); the BMC conversation of
-//! `ipmi` is not built yet, so its nodes validate and enrol but their power
-//! and provision work fails with a clear `last_error`. A fake node's deploy
+//! `redfish` talks to the node's BMC over HTTPS ([`redfish`]), `ipmi`
+//! through ipmitool ([`ipmi`]). A fake node's deploy
 //! writes its image to a disk file ([`fake_disk`]) with a config drive
 //! ([`configdrive`]); inspection yields an [`Inventory`].
 
 pub mod configdrive;
 pub mod fake_disk;
 pub mod inventory;
+pub mod ipmi;
 pub mod redfish;
 
 use std::time::Duration;
@@ -227,7 +227,10 @@ pub fn validate(node: &Node, has_ports: bool) -> Vec<(&'static str, Validation)>
                 Validation { result: None, reason: Some(format!("not supported: {kind} interface is {name}")) }
             } else {
                 match (node.driver.as_str(), *kind) {
-                    ("ipmi", "power" | "management") => missing(&["ipmi_address"], "IPMI credentials"),
+                    ("ipmi", "power" | "management") => match ipmi::IpmiInfo::parse(&info) {
+                        Ok(_) => ok.clone(),
+                        Err(reason) => Validation { result: Some(false), reason: Some(reason) },
+                    },
                     ("redfish", "power" | "management") => match redfish::RedfishInfo::parse(&info, &node.uuid) {
                         Ok(_) => ok.clone(),
                         Err(reason) => Validation { result: Some(false), reason: Some(reason) },
@@ -355,6 +358,7 @@ pub enum Hardware {
         delay: Duration,
     },
     Redfish(Box<redfish::Redfish>),
+    Ipmi(Box<ipmi::Ipmi>),
     /// A node whose `driver_info` cannot reach its BMC: every action fails
     /// with this reason.
     Invalid(String),
@@ -382,6 +386,10 @@ impl Hardware {
                 },
                 Err(e) => Hardware::Invalid(e),
             },
+            "ipmi" => match ipmi::IpmiInfo::parse(&driver_info(node)) {
+                Ok(info) => Hardware::Ipmi(Box::new(ipmi::Ipmi::new(info, settings.bmc))),
+                Err(e) => Hardware::Invalid(e),
+            },
             other => Hardware::Unsupported(other.to_string()),
         }
     }
@@ -392,7 +400,7 @@ impl Hardware {
     pub fn immediate_step(&self, state: ProvisionState) -> Option<Result<StepDone, StepError>> {
         match self {
             Hardware::Fake { delay } if delay.is_zero() => Some(Ok(StepDone::default())),
-            Hardware::Fake { .. } | Hardware::Redfish(_) => None,
+            Hardware::Fake { .. } | Hardware::Redfish(_) | Hardware::Ipmi(_) => None,
             Hardware::Invalid(why) => Some(Err(StepError(format!("{state} could not be performed: {why}")))),
             Hardware::Unsupported(driver) => Some(Err(StepError(format!(
                 "The {driver} hardware type cannot yet talk to the BMC; {state} could not be performed."
@@ -404,7 +412,7 @@ impl Hardware {
     pub fn immediate_power(&self, target: PowerState) -> Option<Result<(), StepError>> {
         match self {
             Hardware::Fake { delay } if delay.is_zero() => Some(Ok(())),
-            Hardware::Fake { .. } | Hardware::Redfish(_) => None,
+            Hardware::Fake { .. } | Hardware::Redfish(_) | Hardware::Ipmi(_) => None,
             Hardware::Invalid(why) => Some(Err(power_error(target, why))),
             Hardware::Unsupported(driver) => Some(Err(StepError(format!(
                 "Failed to change power state to '{target}': the {driver} hardware type cannot yet talk to the BMC."
@@ -428,6 +436,7 @@ impl Hardware {
                 r.logout().await;
                 done
             }
+            Hardware::Ipmi(i) => ipmi_step(i, state).await.map_err(|e| step_error(state, node, &e)),
             Hardware::Invalid(_) | Hardware::Unsupported(_) => unreachable!("answered by immediate_step"),
         }
     }
@@ -448,6 +457,7 @@ impl Hardware {
                 r.logout().await;
                 done
             }
+            Hardware::Ipmi(i) => i.set_power(target).await.map_err(fail),
             Hardware::Invalid(_) | Hardware::Unsupported(_) => unreachable!("answered by immediate_power"),
         }
     }
@@ -463,6 +473,7 @@ impl Hardware {
                 r.logout().await;
                 d.map(Some)
             }
+            Hardware::Ipmi(i) => i.boot_device().await.map(Some),
             Hardware::Invalid(why) => Err(BmcError::Config(why.clone())),
             Hardware::Unsupported(d) => {
                 Err(BmcError::Config(format!("the {d} hardware type cannot yet talk to the BMC")))
@@ -475,6 +486,7 @@ impl Hardware {
         match self {
             Hardware::Fake { .. } => Ok(vec![BootDevice::Pxe]),
             Hardware::Redfish(_) => Ok(redfish::SUPPORTED_BOOT_DEVICES.to_vec()),
+            Hardware::Ipmi(_) => Ok(ipmi::SUPPORTED_BOOT_DEVICES.to_vec()),
             Hardware::Invalid(why) => Err(BmcError::Config(why.clone())),
             Hardware::Unsupported(_) => {
                 Ok(vec![BootDevice::Pxe, BootDevice::Disk, BootDevice::Cdrom, BootDevice::Bios, BootDevice::Safe])
@@ -493,6 +505,7 @@ impl Hardware {
                 r.logout().await;
                 d.map(|()| true)
             }
+            Hardware::Ipmi(i) => i.set_boot_device(device, persistent).await.map(|()| true),
             Hardware::Invalid(why) => Err(BmcError::Config(why.clone())),
             Hardware::Unsupported(d) => {
                 Err(BmcError::Config(format!("the {d} hardware type cannot yet talk to the BMC")))
@@ -556,6 +569,31 @@ async fn redfish_step(r: &redfish::Redfish, state: ProvisionState, node: &Node) 
         }
         other => Err(BmcError::Config(format!(
             "{other} needs the deploy agent, which the redfish hardware type of ironbark does not drive yet"
+        ))),
+    }
+}
+
+/// One provision state's work over IPMI: power and boot device only (no
+/// out-of-band inspection, no virtual media).
+async fn ipmi_step(i: &ipmi::Ipmi, state: ProvisionState) -> Result<StepDone, BmcError> {
+    use ProvisionState as S;
+    match state {
+        S::Verifying | S::Adopting => Ok(StepDone { power: Some(i.power_state().await?), inventory: None }),
+        S::Deploying => {
+            i.set_boot_device(BootDevice::Pxe, false).await?;
+            i.set_power(PowerState::Rebooting).await?;
+            Ok(StepDone { power: Some(PowerState::On), inventory: None })
+        }
+        S::Deleting | S::Cleaning => {
+            i.set_power(PowerState::Off).await?;
+            Ok(StepDone { power: Some(PowerState::Off), inventory: None })
+        }
+        S::Inspecting => Err(BmcError::Config(
+            "IPMI has no out-of-band inspection; inspect in-band with an agent posting to /v1/continue_inspection"
+                .into(),
+        )),
+        other => Err(BmcError::Config(format!(
+            "{other} needs the deploy agent, which the ipmi hardware type of ironbark does not drive yet"
         ))),
     }
 }
