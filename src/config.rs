@@ -147,6 +147,26 @@ impl Default for BmcConfig {
     }
 }
 
+/// Discovery of servers nobody enrolled, from the inventory their agent
+/// posts to `/v1/continue_inspection`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiscoveryConfig {
+    pub enabled: bool,
+    /// Hardware type of discovered nodes.
+    pub driver: String,
+    /// `driver_info` every discovered node starts with (e.g. BMC user and
+    /// password); the reported BMC address is added for ipmi and redfish.
+    pub driver_info: serde_json::Map<String, serde_json::Value>,
+    pub resource_class: Option<String>,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig { enabled: false, driver: "ipmi".into(), driver_info: Default::default(), resource_class: None }
+    }
+}
+
 /// The image service's store and limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -363,6 +383,7 @@ pub struct Config {
     pub token: TokenConfig,
     pub fake: FakeConfig,
     pub bmc: BmcConfig,
+    pub discovery: DiscoveryConfig,
     pub image: ImageConfig,
     pub contrail: ContrailConfig,
     pub sandesh: SandeshConfig,
@@ -399,6 +420,7 @@ impl Default for Config {
             token: TokenConfig::default(),
             fake: FakeConfig::default(),
             bmc: BmcConfig::default(),
+            discovery: DiscoveryConfig::default(),
             image: ImageConfig::default(),
             contrail: ContrailConfig::default(),
             sandesh: SandeshConfig::default(),

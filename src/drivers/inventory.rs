@@ -17,9 +17,18 @@ pub struct Inventory {
     pub bmc_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bmc_v6address: Option<String>,
-    /// `boot.current_boot_mode` in the agent's inventory.
-    #[serde(skip)]
-    pub boot_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<Boot>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Boot {
+    /// `uefi` or `bios`.
+    pub current_boot_mode: Option<String>,
+    /// MAC of the NIC the server network-booted from (or the pxelinux
+    /// `01-aa-bb-…` form of it).
+    pub pxe_interface: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,16 +61,30 @@ pub struct Disk {
     pub vendor: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Interface {
     pub name: String,
     pub mac_address: String,
     pub ipv4_address: Option<String>,
+    /// The agent's default is true.
     pub has_carrier: bool,
     pub speed_mbps: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pxe_enabled: Option<bool>,
+}
+
+impl Default for Interface {
+    fn default() -> Self {
+        Interface {
+            name: String::new(),
+            mac_address: String::new(),
+            ipv4_address: None,
+            has_carrier: true,
+            speed_mbps: None,
+            pxe_enabled: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -115,9 +138,25 @@ impl Inventory {
         ["cpus", "memory_mb", "local_gb", "cpu_arch"].into_iter().filter(|k| !have.contains_key(*k)).collect()
     }
 
-    /// The MACs to enrol as ports: interfaces with a carrier (all of them
-    /// when none reports one), in order, without duplicates.
+    pub fn boot_mode(&self) -> Option<&str> {
+        self.boot.as_ref().and_then(|b| b.current_boot_mode.as_deref()).filter(|m| matches!(*m, "uefi" | "bios"))
+    }
+
+    /// The MAC the server booted from, when the inventory says.
+    pub fn pxe_mac(&self) -> Option<String> {
+        let raw = self.boot.as_ref()?.pxe_interface.as_deref()?;
+        normal_mac(raw.strip_prefix("01-").unwrap_or(raw))
+    }
+
+    /// The MACs to enrol as ports: the boot NIC when the inventory names
+    /// one of its interfaces, else the interfaces with a carrier (all of
+    /// them when none reports one); in order, without duplicates.
     pub fn port_macs(&self) -> Vec<String> {
+        if let Some(pxe) = self.pxe_mac()
+            && self.interfaces.iter().any(|i| normal_mac(&i.mac_address).as_ref() == Some(&pxe))
+        {
+            return vec![pxe];
+        }
         let any_carrier = self.interfaces.iter().any(|i| i.has_carrier);
         let mut macs: Vec<String> = Vec::new();
         for i in &self.interfaces {
@@ -131,13 +170,9 @@ impl Inventory {
         macs
     }
 
-    /// The stored document: the agent's shape, plus `boot` when known.
+    /// The stored document, in the agent's shape.
     pub fn to_json(&self) -> Value {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let (Some(mode), Value::Object(m)) = (&self.boot_mode, &mut v) {
-            m.insert("boot".into(), serde_json::json!({"current_boot_mode": mode}));
-        }
-        v
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
@@ -173,11 +208,20 @@ mod tests {
         assert!(inv.missing().is_empty());
         assert_eq!(inv.port_macs(), vec!["52:54:00:12:34:56"]);
         let bare = Inventory {
-            interfaces: vec![Interface { mac_address: "52:54:00:00:00:01".into(), ..Default::default() }],
+            interfaces: vec![Interface {
+                mac_address: "52:54:00:00:00:01".into(),
+                has_carrier: false,
+                ..Default::default()
+            }],
             ..Default::default()
         };
         assert!(bare.properties().is_empty());
         assert_eq!(bare.missing(), vec!["cpus", "memory_mb", "local_gb", "cpu_arch"]);
         assert_eq!(bare.port_macs(), vec!["52:54:00:00:00:01"], "no carrier reported: every NIC");
+        let mut booted = inv.clone();
+        booted.boot =
+            Some(Boot { current_boot_mode: Some("uefi".into()), pxe_interface: Some("01-52-54-00-12-34-57".into()) });
+        assert_eq!(booted.port_macs(), vec!["52:54:00:12:34:57"], "only the NIC it booted from");
+        assert_eq!(booted.boot_mode(), Some("uefi"));
     }
 }

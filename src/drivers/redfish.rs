@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::inventory::{Cpu, Disk, Interface, Inventory, Memory, SystemVendor};
+use super::inventory::{Boot, Cpu, Disk, Interface, Inventory, Memory, SystemVendor};
 use super::{BmcError, BmcTimeouts, BootDevice};
 use crate::engine::states::PowerState;
 
@@ -511,9 +511,9 @@ impl Redfish {
             product_name: s["Model"].as_str().unwrap_or_default().to_string(),
             serial_number: s["SerialNumber"].as_str().unwrap_or_default().to_string(),
         };
-        let boot_mode = match s["Boot"]["BootSourceOverrideMode"].as_str() {
-            Some("UEFI") => Some("uefi".into()),
-            Some("Legacy") => Some("bios".into()),
+        let boot = match s["Boot"]["BootSourceOverrideMode"].as_str() {
+            Some("UEFI") => Some(Boot { current_boot_mode: Some("uefi".into()), pxe_interface: None }),
+            Some("Legacy") => Some(Boot { current_boot_mode: Some("bios".into()), pxe_interface: None }),
             _ => None,
         };
         let gib = s["MemorySummary"]["TotalSystemMemoryGiB"].as_f64();
@@ -523,7 +523,7 @@ impl Redfish {
             disks: self.disks(&s).await,
             interfaces: self.nics(&s).await?,
             system_vendor,
-            boot_mode,
+            boot,
             ..Default::default()
         })
     }

@@ -24,11 +24,18 @@ fn set_capability(caps: Option<&str>, key: &str, value: &str) -> String {
 }
 
 /// Applies an inventory to `n` (not yet saved) in the caller's
-/// transaction; returns the ports it enrolled.
-pub fn apply(c: &mut DbConn, n: &mut Node, inv: &Inventory, host: &str) -> Result<Vec<Port>, StorageError> {
+/// transaction and stores `document` (the inventory as reported) with
+/// `plugin_data`; returns the ports it enrolled.
+pub fn apply(
+    c: &mut DbConn,
+    n: &mut Node,
+    inv: &Inventory,
+    (document, plugin_data): (&Value, &Value),
+    host: &str,
+) -> Result<Vec<Port>, StorageError> {
     let mut props: Map<String, Value> = serde_json::from_str(&n.properties).unwrap_or_default();
     props.extend(inv.properties());
-    if let Some(mode) = &inv.boot_mode {
+    if let Some(mode) = inv.boot_mode() {
         let caps = set_capability(props.get("capabilities").and_then(Value::as_str), "boot_mode", mode);
         props.insert("capabilities".into(), caps.into());
     }
@@ -57,8 +64,8 @@ pub fn apply(c: &mut DbConn, n: &mut Node, inv: &Inventory, host: &str) -> Resul
     }
     let row = NodeInventory {
         node_uuid: n.uuid.clone(),
-        inventory: inv.to_json().to_string(),
-        plugin_data: "{}".into(),
+        inventory: document.to_string(),
+        plugin_data: plugin_data.to_string(),
         created_at: now(),
         updated_at: None,
     };

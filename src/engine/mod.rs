@@ -6,6 +6,7 @@
 //! asynchronously; because the lock and the state are in the database, a
 //! restarted process finds every node it was working on and resumes it.
 
+pub mod discovery;
 pub mod events;
 mod inspection;
 pub mod instances;
@@ -43,6 +44,13 @@ pub enum EngineError {
     Protected(String),
     #[error("{0}")]
     Conflict(String),
+    /// An agent's report matches no node it may report for (Ironic's
+    /// deliberately vague 404).
+    #[error("Resource could not be found.")]
+    LookupFailed,
+    /// A request the engine cannot act on as given.
+    #[error("{0}")]
+    BadInput(String),
     /// `driver_info` does not let ironbark reach the BMC.
     #[error("{0}")]
     DriverInfo(String),
@@ -548,7 +556,8 @@ impl Engine {
         }
         let mut enrolled = Vec::new();
         if let Some(inv) = &done.inventory {
-            enrolled = inspection::apply(c, &mut n, inv, host)?;
+            let document = inv.to_json();
+            enrolled = inspection::apply(c, &mut n, inv, (&document, &serde_json::json!({})), host)?;
         }
         if let (None, Some(p)) = (&error, done.power) {
             // What the BMC reported.

@@ -431,6 +431,21 @@ pub fn ports_of_nodes(c: &mut DbConn, nodes: &[String]) -> StorageResult<Vec<Por
         .load(c)?)
 }
 
+/// The nodes owning ports with any of `macs`.
+pub fn nodes_with_port_addresses(c: &mut DbConn, macs: &[String]) -> StorageResult<Vec<String>> {
+    Ok(ports::table.filter(ports::address.eq_any(macs)).select(ports::node_uuid).distinct().load(c)?)
+}
+
+/// Nodes whose `driver_info` text contains `needle` (a coarse filter; the
+/// caller checks the field it wants).
+pub fn nodes_driver_info_containing(c: &mut DbConn, needle: &str) -> StorageResult<Vec<Node>> {
+    let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Ok(nodes::table
+        .filter(nodes::driver_info.like(format!("%{escaped}%")).escape('\\'))
+        .select(Node::as_select())
+        .load(c)?)
+}
+
 pub fn nodes_in_maintenance(c: &mut DbConn) -> StorageResult<i64> {
     Ok(nodes::table.filter(nodes::maintenance.eq(true)).count().get_result(c)?)
 }

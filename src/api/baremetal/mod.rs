@@ -1,5 +1,6 @@
 //! Ironic v1 bare-metal API.
 
+mod agent;
 mod allocations;
 mod chassis;
 mod deploy_templates;
@@ -41,12 +42,27 @@ pub struct BaremetalState {
     pub max_limit: i64,
     /// VIF changes are recorded for the Contrail push (`contrail.api_url`).
     pub contrail_push: bool,
+    /// What `/v1/continue_inspection` does with unknown servers.
+    pub discovery: crate::engine::discovery::DiscoverySettings,
 }
 
 impl BaremetalState {
     pub fn new(cfg: &Config, engine: Engine) -> BaremetalState {
         let contrail_push = cfg.contrail.push_url().is_some();
-        BaremetalState { base: cfg.public_url(ServiceKind::Baremetal), engine, max_limit: 1000, contrail_push }
+        let d = &cfg.discovery;
+        let discovery = crate::engine::discovery::DiscoverySettings {
+            enabled: d.enabled,
+            driver: d.driver.clone(),
+            driver_info: d.driver_info.clone(),
+            resource_class: d.resource_class.clone(),
+        };
+        BaremetalState {
+            base: cfg.public_url(ServiceKind::Baremetal),
+            engine,
+            max_limit: 1000,
+            contrail_push,
+            discovery,
+        }
     }
 
     /// `self` and `bookmark` links of a resource.
@@ -65,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<BaremetalState>) {
     versions::configure(cfg);
     volume::configure(cfg);
     inspection_rules::configure(cfg);
+    agent::configure(cfg);
     nodes::configure(cfg);
     node_extras::configure(cfg);
     states::configure(cfg);

@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::error::{BaremetalError, Result};
 use super::nodes::load_visible;
-use super::{Api, BaremetalState, body_object, is_uuid, json_text};
+use super::{Api, BaremetalState, body_object, json_text};
 use crate::common::policy::{Level, Owner, Rule};
 use crate::engine::vifs::{self, VifError, uses_network_service};
-use crate::storage::baremetal::{self as bm, Node};
+use crate::storage::baremetal::Node;
 
 impl From<VifError> for BaremetalError {
     fn from(e: VifError) -> Self {
@@ -202,80 +202,6 @@ async fn inventory(api: Api, path: web::Path<String>, state: web::Data<Baremetal
         .json(json!({"inventory": json_text(&row.inventory), "plugin_data": json_text(&row.plugin_data)})))
 }
 
-// ---- agent heartbeat -------------------------------------------------------------------------
-
-/// Heartbeat fields and the microversion that introduced each.
-const HEARTBEAT_FIELDS: &[(&str, u16)] = &[
-    ("node_ident", 22),
-    ("callback_url", 22),
-    ("agent_version", 36),
-    ("agent_token", 62),
-    ("agent_verify_ca", 68),
-    ("agent_status", 72),
-    ("agent_status_message", 72),
-];
-
-/// States in which a node waits for its agent.
-const HEARTBEAT_STATES: &[&str] = &[
-    "wait call-back",
-    "clean wait",
-    "rescue wait",
-    "inspect wait",
-    "service wait",
-    "deploy hold",
-    "clean hold",
-    "service hold",
-];
-
-async fn heartbeat(
-    api: Api,
-    ident: Option<web::Path<String>>,
-    body: web::Bytes,
-    state: web::Data<BaremetalState>,
-) -> Result<HttpResponse> {
-    api.require(22)?;
-    let m = body_object(&body, "heartbeat")?;
-    for k in m.keys() {
-        match HEARTBEAT_FIELDS.iter().find(|(f, _)| f == k) {
-            Some((_, gate)) if api.at_least(*gate) => {}
-            _ => return Err(BaremetalError::BadRequest(format!("Field {k} not recognised."))),
-        }
-    }
-    let ident = match (ident, m.get("node_ident").and_then(Value::as_str)) {
-        (Some(p), _) => p.into_inner(),
-        (None, Some(i)) => i.to_string(),
-        (None, None) => return Err(BaremetalError::BadRequest("Missing mandatory parameter: node_ident".into())),
-    };
-    if !is_uuid(&ident) {
-        return Err(BaremetalError::BadRequest(format!("Expected UUID for node_ident: {ident}")));
-    }
-    if m.get("callback_url").and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(BaremetalError::BadRequest("Missing mandatory parameter: callback_url".into()));
-    }
-    let id = ident.clone();
-    let n = state.storage().read(move |c| bm::node(c, &id)).await?;
-    if !HEARTBEAT_STATES.contains(&n.provision_state.as_str()) {
-        return Err(BaremetalError::Conflict(format!(
-            "Node {} does not accept heartbeats in provision state {}.",
-            n.uuid, n.provision_state
-        )));
-    }
-    Ok(HttpResponse::Accepted().finish())
-}
-
-async fn heartbeat_node(
-    api: Api,
-    path: web::Path<String>,
-    body: web::Bytes,
-    state: web::Data<BaremetalState>,
-) -> Result<HttpResponse> {
-    heartbeat(api, Some(path), body, state).await
-}
-
-async fn heartbeat_body(api: Api, body: web::Bytes, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
-    heartbeat(api, None, body, state).await
-}
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let p = "/v1/nodes/{node}";
     cfg.route(&format!("{p}/vifs"), web::get().to(vifs_list))
@@ -290,7 +216,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&format!("{p}/vmedia"), web::delete().to(vmedia_detach))
         .route(&format!("{p}/vmedia"), web::get().to(vmedia_list))
         .route(&format!("{p}/vmedia"), web::put().to(vmedia_put))
-        .route(&format!("{p}/inventory"), web::get().to(inventory))
-        .route("/v1/heartbeat/{node}", web::post().to(heartbeat_node))
-        .route("/v1/heartbeat", web::post().to(heartbeat_body));
+        .route(&format!("{p}/inventory"), web::get().to(inventory));
 }

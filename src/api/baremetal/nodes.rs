@@ -104,7 +104,7 @@ fn is_secret(key: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
-fn masked(text: &str, extra_keys: &[&str]) -> Value {
+pub(super) fn masked(text: &str, extra_keys: &[&str]) -> Value {
     let mut v = json_text(text);
     if let Value::Object(m) = &mut v {
         for (k, val) in m.iter_mut() {

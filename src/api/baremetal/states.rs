@@ -26,7 +26,8 @@ impl From<EngineError> for BaremetalError {
                 "Node {node} is protected and cannot be undeployed, rebuilt or deleted"
             )),
             EngineError::Conflict(m) => BaremetalError::Conflict(m),
-            EngineError::DriverInfo(m) => BaremetalError::BadRequest(m),
+            EngineError::DriverInfo(m) | EngineError::BadInput(m) => BaremetalError::BadRequest(m),
+            EngineError::LookupFailed => BaremetalError::NotFound("Resource could not be found.".into()),
             EngineError::Bmc(m) => BaremetalError::Unavailable(format!("The node's BMC failed: {m}")),
             EngineError::Storage(s) => s.into(),
         }

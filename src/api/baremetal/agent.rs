@@ -1,0 +1,283 @@
+//! The agent-facing API: what ironic-python-agent (or any agent speaking
+//! its protocol) calls from a booted server — `POST /v1/continue_inspection`
+//! with its inventory, `GET /v1/lookup` to find its node, and
+//! `POST /v1/heartbeat/{node}`. These routes take no token, as in Ironic:
+//! the server is identified by what it reports.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use futures_util::future::{Ready, ready};
+use serde_json::{Map, Value, json};
+
+use super::error::{BaremetalError, Result};
+use super::nodes::masked;
+use super::versions::{self, Version};
+use super::{BaremetalState, Query, body_object, is_uuid, only_params};
+use crate::drivers::inventory::normal_mac;
+use crate::storage::baremetal::{self as bm, Node};
+
+/// Extractor for agent routes: the negotiated microversion, no caller.
+pub struct Agent {
+    version: Version,
+}
+
+impl Agent {
+    fn at_least(&self, minor: u16) -> bool {
+        self.version >= Version::new(1, minor)
+    }
+
+    fn require(&self, minor: u16) -> Result<()> {
+        if self.at_least(minor) { Ok(()) } else { Err(BaremetalError::NoRoute) }
+    }
+}
+
+impl FromRequest for Agent {
+    type Error = BaremetalError;
+    type Future = Ready<Result<Self>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let version = req.extensions().get::<versions::Negotiated>().map_or(versions::MIN, |n| n.0);
+        ready(Ok(Agent { version }))
+    }
+}
+
+// ---- lookup ---------------------------------------------------------------------------
+
+/// States a node may be looked up in by its agent.
+const LOOKUP_STATES: &[&str] = &[
+    "deploying",
+    "wait call-back",
+    "cleaning",
+    "clean wait",
+    "inspecting",
+    "inspect wait",
+    "rescuing",
+    "rescue wait",
+    "service wait",
+];
+
+/// How long an agent may go without a heartbeat, seconds.
+const HEARTBEAT_TIMEOUT: u64 = 300;
+
+/// What an agent learns of its node and of how to behave. `token` is the
+/// agent token when this call created it, `******` once it exists.
+fn agent_view(state: &BaremetalState, n: &Node, token: Option<&str>) -> Value {
+    let redfish = n.driver == "redfish";
+    json!({
+        "node": {
+            "uuid": n.uuid,
+            "properties": super::json_text(&n.properties),
+            "instance_info": masked(&n.instance_info, &[]),
+            "driver_internal_info": masked(&n.driver_internal_info, &["agent_secret_token"]),
+            "links": state.links("nodes", &n.uuid),
+        },
+        "config": {
+            "heartbeat_timeout": HEARTBEAT_TIMEOUT,
+            "agent_token": token.unwrap_or("******"),
+            "agent_token_required": true,
+            "metrics": {"backend": "noop", "prepend_host": false, "prepend_uuid": false,
+                        "prepend_host_reverse": true, "global_prefix": null},
+            "metrics_statsd": {"statsd_host": "localhost", "statsd_port": 8125},
+            "agent_md5_checksum_enable": false,
+            "disable_deep_image_inspection": false,
+            "permitted_image_formats": ["raw", "qcow2", "iso"],
+            "agent_skip_bmc_detect": redfish,
+            "enable_bios_bootloader_install": false,
+        },
+    })
+}
+
+/// Gives the node an agent token unless it has one; the new token, if any.
+async fn issue_token(state: &BaremetalState, uuid: &str) -> Result<(Node, Option<String>)> {
+    let id = uuid.to_string();
+    let out = state
+        .storage()
+        .write(move |c| {
+            let mut n = bm::node(c, &id)?;
+            let mut internal: Map<String, Value> = serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+            if internal.contains_key("agent_secret_token") {
+                return Ok((n, None));
+            }
+            let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            internal.insert("agent_secret_token".into(), Value::String(token.clone()));
+            n.driver_internal_info = Value::Object(internal).to_string();
+            let n = bm::node_update(c, &n)?;
+            Ok((n, Some(token)))
+        })
+        .await?;
+    Ok(out)
+}
+
+async fn lookup(api: Agent, q: Query, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
+    api.require(22)?;
+    only_params(&q, &["addresses", "node_uuid"])?;
+    let macs: Vec<String> =
+        q.get("addresses").map(|a| a.split(',').filter_map(normal_mac).collect()).unwrap_or_default();
+    let node_uuid = q.get("node_uuid").filter(|u| !u.is_empty()).cloned();
+    if let Some(u) = &node_uuid
+        && !is_uuid(u)
+    {
+        return Err(BaremetalError::BadRequest(format!("Expected a UUID but received {u}.")));
+    }
+    if macs.is_empty() && node_uuid.is_none() {
+        return Err(BaremetalError::BadRequest(
+            "At least one of 'addresses' and 'node_uuid' parameters is required".into(),
+        ));
+    }
+    let found = state
+        .storage()
+        .read(move |c| {
+            if let Some(u) = &node_uuid {
+                return match bm::node(c, u) {
+                    Ok(n) => Ok(Some(n)),
+                    Err(crate::storage::StorageError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                };
+            }
+            match bm::nodes_with_port_addresses(c, &macs)?.as_slice() {
+                [one] => Ok(Some(bm::node(c, one)?)),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+    let Some(n) = found.filter(|n| LOOKUP_STATES.contains(&n.provision_state.as_str())) else {
+        return Err(BaremetalError::NotFound("Resource could not be found.".into()));
+    };
+    let (n, token) = if api.at_least(62) { issue_token(&state, &n.uuid).await? } else { (n, None) };
+    Ok(HttpResponse::Ok().json(agent_view(&state, &n, token.as_deref())))
+}
+
+// ---- continue inspection -------------------------------------------------------------------
+
+/// The body's shape as Ironic's schema requires it: an `inventory` object
+/// with a non-empty `interfaces` list whose items have a `mac_address`.
+fn check_report(body: &Map<String, Value>) -> std::result::Result<(), String> {
+    let Some(inv) = body.get("inventory") else { return Err("'inventory' is a required property".into()) };
+    let Some(inv) = inv.as_object() else { return Err(format!("{inv} is not of type 'object'")) };
+    let Some(ifaces) = inv.get("interfaces") else { return Err("'interfaces' is a required property".into()) };
+    let Some(list) = ifaces.as_array() else { return Err(format!("{ifaces} is not of type 'array'")) };
+    if list.is_empty() {
+        return Err("[] should be non-empty".into());
+    }
+    for i in list {
+        match i.get("mac_address") {
+            Some(Value::String(_)) => {}
+            Some(other) => return Err(format!("{other} is not of type 'string'")),
+            None => return Err("'mac_address' is a required property".into()),
+        }
+    }
+    for key in ["bmc_address", "bmc_v6address"] {
+        if let Some(v) = inv.get(key)
+            && !(v.is_string() || v.is_null())
+        {
+            return Err(format!("{v} is not of type 'string', 'null'"));
+        }
+    }
+    Ok(())
+}
+
+async fn continue_inspection(
+    api: Agent,
+    q: Query,
+    body: web::Bytes,
+    state: web::Data<BaremetalState>,
+) -> Result<HttpResponse> {
+    // Agents send no version header (1.1); newer callers need 1.84.
+    let legacy = api.version == versions::MIN;
+    if !legacy && !api.at_least(84) {
+        return Err(BaremetalError::NotFound("API version 1.84 or newer is required".into()));
+    }
+    if legacy && q.contains_key("node_uuid") {
+        return Err(BaremetalError::NotFound("API version 1.84 or newer is required".into()));
+    }
+    only_params(&q, &["node_uuid"])?;
+    let m = body_object(&body, "inspection data")?;
+    check_report(&m).map_err(|e| BaremetalError::BadRequest(format!("Schema error for data: {e}")))?;
+    let done = state.engine.continue_inspection(&state.discovery, m).await?;
+    if legacy {
+        return Ok(HttpResponse::Accepted().json(json!({"uuid": done.node.uuid})));
+    }
+    let (n, token) = issue_token(&state, &done.node.uuid).await?;
+    Ok(HttpResponse::Accepted().json(agent_view(&state, &n, token.as_deref())))
+}
+
+// ---- heartbeat ---------------------------------------------------------------------------
+
+/// Heartbeat fields and the microversion that introduced each.
+const HEARTBEAT_FIELDS: &[(&str, u16)] = &[
+    ("node_ident", 22),
+    ("callback_url", 22),
+    ("agent_version", 36),
+    ("agent_token", 62),
+    ("agent_verify_ca", 68),
+    ("agent_status", 72),
+    ("agent_status_message", 72),
+];
+
+/// States in which a node waits for its agent.
+const HEARTBEAT_STATES: &[&str] = &[
+    "wait call-back",
+    "clean wait",
+    "rescue wait",
+    "inspect wait",
+    "service wait",
+    "deploy hold",
+    "clean hold",
+    "service hold",
+];
+
+async fn heartbeat(
+    api: Agent,
+    ident: Option<web::Path<String>>,
+    body: web::Bytes,
+    state: web::Data<BaremetalState>,
+) -> Result<HttpResponse> {
+    api.require(22)?;
+    let m = body_object(&body, "heartbeat")?;
+    for k in m.keys() {
+        match HEARTBEAT_FIELDS.iter().find(|(f, _)| f == k) {
+            Some((_, gate)) if api.at_least(*gate) => {}
+            _ => return Err(BaremetalError::BadRequest(format!("Field {k} not recognised."))),
+        }
+    }
+    let ident = match (ident, m.get("node_ident").and_then(Value::as_str)) {
+        (Some(p), _) => p.into_inner(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) => return Err(BaremetalError::BadRequest("Missing mandatory parameter: node_ident".into())),
+    };
+    if !is_uuid(&ident) {
+        return Err(BaremetalError::BadRequest(format!("Expected UUID for node_ident: {ident}")));
+    }
+    if m.get("callback_url").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(BaremetalError::BadRequest("Missing mandatory parameter: callback_url".into()));
+    }
+    let id = ident.clone();
+    let n = state.storage().read(move |c| bm::node(c, &id)).await?;
+    if !HEARTBEAT_STATES.contains(&n.provision_state.as_str()) {
+        return Err(BaremetalError::Conflict(format!(
+            "Node {} does not accept heartbeats in provision state {}.",
+            n.uuid, n.provision_state
+        )));
+    }
+    Ok(HttpResponse::Accepted().finish())
+}
+
+async fn heartbeat_node(
+    api: Agent,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<BaremetalState>,
+) -> Result<HttpResponse> {
+    heartbeat(api, Some(path), body, state).await
+}
+
+async fn heartbeat_body(api: Agent, body: web::Bytes, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
+    heartbeat(api, None, body, state).await
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/lookup", web::get().to(lookup))
+        .route("/v1/continue_inspection", web::post().to(continue_inspection))
+        .route("/v1/heartbeat/{node}", web::post().to(heartbeat_node))
+        .route("/v1/heartbeat", web::post().to(heartbeat_body));
+}
