@@ -391,6 +391,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// This process's conductor name (node `reservation`, `/v1/conductors`).
     pub conductor_name: Option<String>,
+    /// Key sealing BMC credentials in the database: base64 of 32 bytes.
+    /// Unset: `<data_dir>/secrets.key` (made on first start). Processes
+    /// sharing one database must share this key.
+    pub secrets_key: Option<String>,
 }
 
 impl Default for Config {
@@ -427,6 +431,7 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             metrics: MetricsConfig::default(),
             conductor_name: None,
+            secrets_key: None,
         }
     }
 }

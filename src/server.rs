@@ -15,6 +15,7 @@ use crate::common::auth::Authenticator;
 use crate::common::request_id::CommonHeaders;
 use crate::common::token::KeyRing;
 use crate::config::{Config, ServiceKind, clouds_yaml, ensure_dir};
+use crate::drivers::credentials::Sealer;
 use crate::drivers::fake_disk::Disks;
 use crate::drivers::{BmcTimeouts, HardwareSettings};
 use crate::engine::{Engine, Settings, Worker};
@@ -102,6 +103,7 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
                 power_wait: Duration::from_secs(cfg.bmc.power_state_change_timeout_s),
                 poll: Duration::from_millis(cfg.bmc.poll_interval_ms),
             },
+            sealer: Some(Arc::new(Sealer::load(cfg.secrets_key.as_deref(), &cfg.data_dir)?)),
         },
         disks: Disks::new(cfg.fake_disk_dir(), cfg.fake.erase),
         images: Some(store.clone()),

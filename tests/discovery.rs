@@ -121,6 +121,15 @@ impl Admin<'_> {
     }
 }
 
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
 fn error_text(v: &Value) -> String {
     let inner: Value = serde_json::from_str(v["error_message"].as_str().unwrap_or("{}")).unwrap_or(Value::Null);
     inner["faultstring"].as_str().unwrap_or_default().to_string()
@@ -142,6 +151,11 @@ fn discovery_enrols_then_matches(db: Db) {
     assert_eq!(n["driver_info"]["ipmi_address"], "10.20.30.40", "the reported BMC address");
     assert_eq!(n["driver_info"]["ipmi_username"], "admin");
     assert_eq!(n["driver_info"]["ipmi_password"], "******");
+    let leaked: Vec<_> = walk(&s.data_dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).unwrap().windows(6).any(|w| w == b"s3cret"))
+        .collect();
+    assert!(leaked.is_empty(), "the BMC password is sealed at rest: {leaked:?}");
     assert_eq!(n["power_interface"], "ipmitool");
     assert_eq!(
         n["properties"],

@@ -92,6 +92,22 @@ impl Bm<'_> {
     }
 }
 
+/// Files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            hits.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(path.display().to_string());
+        }
+    }
+    hits
+}
+
 #[test]
 fn power_boot_inspection_and_lifecycle() {
     let bmc = Bmc::start();
@@ -172,6 +188,8 @@ fn power_boot_inspection_and_lifecycle() {
     assert!(n["last_error"].is_null(), "{n}");
     let st = bmc.state.lock().unwrap();
     assert_eq!(st.sessions, 0, "every session opened was closed");
+    // The BMC got its password, yet no file of the server holds it.
+    assert_eq!(files_containing(&s.data_dir, PASSWORD.as_bytes()), Vec::<String>::new());
     assert!(st.requests.iter().any(|r| r == "POST /redfish/v1/SessionService/Sessions"), "session auth by default");
 }
 

@@ -7,6 +7,7 @@
 //! ([`configdrive`]); inspection yields an [`Inventory`].
 
 pub mod configdrive;
+pub mod credentials;
 pub mod fake_disk;
 pub mod inventory;
 pub mod ipmi;
@@ -345,11 +346,13 @@ pub struct StepDone {
 }
 
 /// How the engine reaches hardware.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HardwareSettings {
     /// How long each fake-hardware step takes.
     pub fake_delay: Duration,
     pub bmc: BmcTimeouts,
+    /// Opens the sealed credentials of `driver_info`.
+    pub sealer: Option<std::sync::Arc<credentials::Sealer>>,
 }
 
 /// The hardware behind one node, for the engine.
@@ -377,16 +380,25 @@ fn interface(node: &Node, kind: &str) -> String {
 
 impl Hardware {
     pub fn for_node(node: &Node, settings: &HardwareSettings) -> Hardware {
+        if node.driver == "fake-hardware" {
+            return Hardware::Fake { delay: settings.fake_delay };
+        }
+        let info = match &settings.sealer {
+            Some(s) => match s.open_map(&driver_info(node)) {
+                Ok(info) => info,
+                Err(e) => return Hardware::Invalid(e),
+            },
+            None => driver_info(node),
+        };
         match node.driver.as_str() {
-            "fake-hardware" => Hardware::Fake { delay: settings.fake_delay },
-            "redfish" => match redfish::RedfishInfo::parse(&driver_info(node), &node.uuid) {
+            "redfish" => match redfish::RedfishInfo::parse(&info, &node.uuid) {
                 Ok(info) => match redfish::Redfish::new(&node.uuid, info, settings.bmc) {
                     Ok(r) => Hardware::Redfish(Box::new(r)),
                     Err(e) => Hardware::Invalid(e.to_string()),
                 },
                 Err(e) => Hardware::Invalid(e),
             },
-            "ipmi" => match ipmi::IpmiInfo::parse(&driver_info(node)) {
+            "ipmi" => match ipmi::IpmiInfo::parse(&info) {
                 Ok(info) => Hardware::Ipmi(Box::new(ipmi::Ipmi::new(info, settings.bmc))),
                 Err(e) => Hardware::Invalid(e),
             },

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 use super::{Actor, Engine, EngineError, Event, EventKind, events::NodeAction, inspection, now, state_of};
+use crate::drivers::credentials::Sealer;
 use crate::drivers::inventory::normal_mac;
 use crate::drivers::{Inventory, default_interfaces, hardware_info};
 use crate::engine::states::{Event as Fsm, ProvisionState as S, transition};
@@ -108,6 +109,7 @@ impl Engine {
         }
         let host = self.host().to_string();
         let settings = settings.clone();
+        let sealer = self.settings().hardware.sealer.clone();
         let (node, enrolled, ports, moved) = self
             .inner
             .storage
@@ -128,7 +130,7 @@ impl Engine {
                         }
                         (n, false)
                     }
-                    None if settings.enabled => match new_node(c, &settings, &inv) {
+                    None if settings.enabled => match new_node(c, &settings, &inv, sealer.as_deref()) {
                         Ok(n) => (n, true),
                         Err(e) => return Ok(Err(e)),
                     },
@@ -191,7 +193,12 @@ impl Engine {
 }
 
 /// A node for a server nobody enrolled, stored in `enroll`.
-fn new_node(c: &mut DbConn, s: &DiscoverySettings, inv: &Inventory) -> Result<Node, EngineError> {
+fn new_node(
+    c: &mut DbConn,
+    s: &DiscoverySettings,
+    inv: &Inventory,
+    sealer: Option<&Sealer>,
+) -> Result<Node, EngineError> {
     let Some(hw) = hardware_info(&s.driver) else {
         return Err(EngineError::Conflict(format!("Discovery is configured with unknown driver {}", s.driver)));
     };
@@ -207,6 +214,9 @@ fn new_node(c: &mut DbConn, s: &DiscoverySettings, inv: &Inventory) -> Result<No
         if let Some((k, v)) = key {
             info.entry(k.to_string()).or_insert(Value::String(v));
         }
+    }
+    if let Some(sealer) = sealer {
+        sealer.seal_map(&mut info);
     }
     n.driver_info = Value::Object(info).to_string();
     n.resource_class = s.resource_class.clone();

@@ -328,7 +328,7 @@ impl Engine {
     pub async fn set_power(&self, uuid: &str, target: PowerState, actor: Actor) -> Result<(), EngineError> {
         let host = self.host().to_string();
         let id = uuid.to_string();
-        let hw = self.settings().hardware;
+        let hw = self.settings().hardware.clone();
         let done = self
             .inner
             .storage
@@ -368,6 +368,14 @@ impl Engine {
             None => self.start(uuid.to_string(), Job::Power),
         }
         Ok(())
+    }
+
+    /// Seals the secret values of a `driver_info` object before it is
+    /// stored.
+    pub fn seal_driver_info(&self, info: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(s) = &self.settings().hardware.sealer {
+            s.seal_map(info);
+        }
     }
 
     /// The boot device the node's BMC reports; `None` for hardware that
@@ -426,7 +434,7 @@ impl Engine {
             // transaction that reads the node: one database round trip.
             let host = self.host().to_string();
             let id = uuid.to_string();
-            let hw = self.settings().hardware;
+            let hw = self.settings().hardware.clone();
             let disks = self.settings().disks.clone();
             let (moves, pending) = self
                 .inner

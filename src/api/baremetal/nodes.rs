@@ -583,6 +583,14 @@ fn bool_field(m: &Map<String, Value>, k: &str) -> Result<Option<bool>> {
     }
 }
 
+/// `driver_info` of a request, its secrets sealed for storage.
+fn sealed_info(state: &BaremetalState, m: &Map<String, Value>) -> Result<String> {
+    dict_field(m, "driver_info")?;
+    let mut info = m.get("driver_info").and_then(Value::as_object).cloned().unwrap_or_default();
+    state.engine.seal_driver_info(&mut info);
+    Ok(Value::Object(info).to_string())
+}
+
 fn dict_field(m: &Map<String, Value>, k: &str) -> Result<Option<String>> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
@@ -718,7 +726,7 @@ async fn create(api: Api, body: web::Bytes, state: web::Data<BaremetalState>) ->
         row_version: 0,
         name,
         driver,
-        driver_info: dict_field(&m, "driver_info")?.unwrap_or_else(|| "{}".into()),
+        driver_info: sealed_info(&state, &m)?,
         driver_internal_info: "{}".into(),
         properties: dict_field(&m, "properties")?.unwrap_or_else(|| "{}".into()),
         extra: dict_field(&m, "extra")?.unwrap_or_else(|| "{}".into()),
@@ -855,7 +863,12 @@ async fn update(
             "The reset_interfaces parameter can be provided only when changing the driver".into(),
         ));
     }
-    let Value::Object(m) = doc else { return Err(BaremetalError::Internal("patched node is not an object".into())) };
+    let Value::Object(mut m) = doc else {
+        return Err(BaremetalError::Internal("patched node is not an object".into()));
+    };
+    if let Some(Value::Object(info)) = m.get_mut("driver_info") {
+        state.engine.seal_driver_info(info);
+    }
     let api2 = Api { ctx: api.ctx.clone(), version: api.version };
     let uuid = current.uuid.clone();
     let node = state
