@@ -93,7 +93,7 @@ impl Admin<'_> {
             .s
             .client
             .request(method, format!("{}{path}", self.s.baremetal))
-            .header("X-OpenStack-Ironic-API-Version", "1.95")
+            .header("X-OpenStack-Ironic-API-Version", "1.96")
             .header("X-Auth-Token", &self.token);
         if let Some(body) = body {
             b = b.json(&body);
@@ -139,6 +139,24 @@ fn discovery_enrols_then_matches(db: Db) {
     let Some(s) = server(db, true) else { return };
     let admin = Admin::new(&s);
     let report = agent_report(&["B4:96:91:AA:00:01", "b4:96:91:aa:00:02"], "10.20.30.40");
+    // Rules run on every inspection: big x86 servers get their class and a trait.
+    admin.ok(
+        Method::POST,
+        "/v1/inspection_rules",
+        Some(json!({"description": "big servers", "priority": 10,
+            "conditions": [{"op": "gt", "args": {"values": ["{inventory[cpu][count]}", 32]}},
+                           {"op": "matches", "args": {"value": "{inventory[system_vendor][manufacturer]}", "regex": "Dell"}}],
+            "actions": [{"op": "set-attribute", "args": {"path": "/resource_class", "value": "big.{inventory[cpu][architecture]}"}},
+                        {"op": "add-trait", "args": {"name": "CUSTOM_BIG"}},
+                        {"op": "set-port-attribute", "args": {"port_id": "{inventory[interfaces][0][mac_address]}",
+                                                               "path": "physical_network", "value": "physnet1"}}]})),
+    );
+    admin.ok(
+        Method::POST,
+        "/v1/inspection_rules",
+        Some(json!({"priority": 5, "conditions": [{"op": "lt", "args": {"values": ["{inventory[cpu][count]}", 8]}}],
+            "actions": [{"op": "fail", "args": {"msg": "too small"}}]})),
+    );
 
     let (status, v) = agent(&s, Method::POST, "/v1/continue_inspection", None, Some(report.clone()));
     assert_eq!(status, 202, "{v}");
@@ -147,7 +165,10 @@ fn discovery_enrols_then_matches(db: Db) {
 
     let n = admin.ok(Method::GET, &format!("/v1/nodes/{uuid}"), None);
     assert_eq!((n["driver"].as_str(), n["provision_state"].as_str()), (Some("ipmi"), Some("enroll")));
-    assert_eq!(n["resource_class"], "baremetal.gold");
+    assert_eq!(n["resource_class"], "big.x86_64", "set by the rule over the configured class");
+    assert_eq!(n["traits"], json!(["CUSTOM_BIG"]));
+    let port = &admin.ok(Method::GET, &format!("/v1/ports/detail?node={uuid}"), None)["ports"][0];
+    assert_eq!(port["physical_network"], "physnet1");
     assert_eq!(n["driver_info"]["ipmi_address"], "10.20.30.40", "the reported BMC address");
     assert_eq!(n["driver_info"]["ipmi_username"], "admin");
     assert_eq!(n["driver_info"]["ipmi_password"], "******");

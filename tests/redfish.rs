@@ -284,3 +284,27 @@ fn a_dead_bmc_leaves_clear_errors_and_free_nodes() {
     let n = bm.provision(&blank, json!({"target": "manage"}), "enroll");
     assert!(n["last_error"].as_str().unwrap().contains("redfish_address"), "{n}");
 }
+
+#[test]
+fn a_failing_inspection_rule_fails_the_inspection_and_changes_nothing() {
+    let bmc = Bmc::start();
+    let Some(s) = server(Db::Sqlite) else { return };
+    let bm = Bm::new(&s);
+    let r = s
+        .client
+        .post(format!("{}/v1/inspection_rules", s.baremetal))
+        .header("X-OpenStack-Ironic-API-Version", "1.96")
+        .header("X-Auth-Token", &bm.token)
+        .json(&json!({"conditions": [{"op": "matches", "args": {"value": "{inventory[system_vendor][manufacturer]}", "regex": "Contoso"}}],
+                      "actions": [{"op": "fail", "args": {"msg": "{inventory[system_vendor][manufacturer]} servers are not accepted"}}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let node = bm.node(&bmc.url, json!({}));
+    bm.provision(&node, json!({"target": "manage"}), "manageable");
+    let n = bm.provision(&node, json!({"target": "inspect"}), "inspect failed");
+    assert_eq!(n["last_error"], "Failed to inspect hardware. Reason: Contoso servers are not accepted");
+    assert_eq!(n["properties"], json!({}), "nothing applied");
+    let ports = bm.ok(Method::GET, &format!("/v1/ports?node={node}"), None);
+    assert_eq!(ports["ports"], json!([]));
+}

@@ -262,7 +262,7 @@ fn failures_are_logged_as_errors() {
     let n = bm.ok(
         Method::POST,
         "/v1/nodes",
-        Some(json!({"driver": "ipmi", "name": "no-bmc", "driver_info": {"ipmi_address": "192.0.2.1"}})),
+        Some(json!({"driver": "redfish", "name": "no-bmc", "driver_info": {"redfish_address": "http://127.0.0.1:9"}})),
     );
     let node = n["uuid"].as_str().unwrap().to_string();
     bm.ok(Method::PUT, &format!("/v1/nodes/{node}/states/provision"), Some(json!({"target": "manage"})));

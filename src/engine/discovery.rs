@@ -144,17 +144,26 @@ impl Engine {
                 if enrolled || was_discovered {
                     plugin.insert("auto_discovered".into(), json!(true));
                 }
-                let ports = inspection::apply(c, &mut n, &inv, (&document, &Value::Object(plugin)), &host)?;
                 let from = state_of(&n);
+                let (ports, event) =
+                    match inspection::apply(c, &mut n, &inv, (&document, &Value::Object(plugin)), &host)? {
+                        Ok(ports) => (ports, Fsm::Done),
+                        Err(why) => {
+                            // As an agent's report is processed after it is
+                            // accepted, a rule failure shows on the node.
+                            n.last_error = Some(format!("Failed to inspect hardware. Reason: {why}"));
+                            (Vec::new(), Fsm::Fail)
+                        }
+                    };
                 let mut moved = None;
                 if from == S::InspectWait
-                    && let Some(next) = transition(from, Fsm::Done)
+                    && let Some(next) = transition(from, event)
                 {
                     n.provision_state = next.as_str().into();
                     n.target_provision_state = None;
                     n.provision_updated_at = Some(now());
                     n.inspection_finished_at = Some(now());
-                    moved = Some((from, next));
+                    moved = Some((from, next, event));
                 }
                 n.updated_at = Some(now());
                 let note = if enrolled {
@@ -174,15 +183,15 @@ impl Engine {
             self.emit(Event::port(EventKind::PortCreated { port: Arc::new(p) }));
         }
         match moved {
-            Some((from, to)) => self.emit(Event::of(
+            Some((from, to, event)) => self.emit(Event::of(
                 &node,
                 EventKind::Provision {
                     from,
                     to,
-                    event: Fsm::Done,
+                    event,
                     prior_target: Some(S::Manageable),
                     target: None,
-                    error: None,
+                    error: node.last_error.clone().filter(|_| event == Fsm::Fail),
                 },
             )),
             None if !enrolled => self.emit(Event::of(&node, EventKind::NodeChanged)),

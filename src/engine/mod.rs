@@ -11,6 +11,7 @@ pub mod events;
 mod inspection;
 pub mod instances;
 pub mod ipam;
+pub mod rules;
 pub mod states;
 pub mod vifs;
 
@@ -496,8 +497,8 @@ impl Engine {
             let uuid = n.uuid.clone();
             let prior_target = n.target_provision_state.clone();
             let work = Work { disk: None, done };
-            match Self::apply_outcome(c, n, state, event, error.clone(), host, work)? {
-                Some((after, _)) => {
+            match Self::apply_outcome(c, n, state, event, error, host, work)? {
+                Some(Applied { node: after, event, error, .. }) => {
                     moves.push(Move { from: state, event, prior_target, error, node: after.clone() });
                     n = after;
                 }
@@ -529,21 +530,32 @@ impl Engine {
     }
 
     /// Applies a step's outcome to a node in `state` held by `host`, in the
-    /// caller's transaction. Returns the node as it now stands and the
-    /// ports an inspection enrolled, or `None` when the node went elsewhere
-    /// meanwhile.
+    /// caller's transaction. Returns what was applied (an inspection's
+    /// rules may turn a success into a failure), or `None` when the node
+    /// went elsewhere meanwhile.
     fn apply_outcome(
         c: &mut DbConn,
         mut n: Node,
         state: S,
-        event: Fsm,
-        error: Option<String>,
+        mut event: Fsm,
+        mut error: Option<String>,
         host: &str,
         work: Work,
-    ) -> Result<Option<(Node, Vec<Port>)>, StorageError> {
+    ) -> Result<Option<Applied>, StorageError> {
         let Work { disk: record, done } = work;
         if state_of(&n) != state || n.reservation.as_deref() != Some(host) {
             return Ok(None);
+        }
+        let mut enrolled = Vec::new();
+        if let (Some(inv), None) = (&done.inventory, &error) {
+            let document = inv.to_json();
+            match inspection::apply(c, &mut n, inv, (&document, &serde_json::json!({})), host)? {
+                Ok(ports) => enrolled = ports,
+                Err(why) => {
+                    event = Fsm::Fail;
+                    error = Some(format!("Failed to inspect hardware. Reason: {why}"));
+                }
+            }
         }
         let Some(next) = states::transition(state, event) else { return Ok(None) };
         n.provision_state = next.as_str().into();
@@ -561,11 +573,6 @@ impl Engine {
             }
             S::Inspecting => n.inspection_finished_at = Some(now()),
             _ => {}
-        }
-        let mut enrolled = Vec::new();
-        if let Some(inv) = &done.inventory {
-            let document = inv.to_json();
-            enrolled = inspection::apply(c, &mut n, inv, (&document, &serde_json::json!({})), host)?;
         }
         if let (None, Some(p)) = (&error, done.power) {
             // What the BMC reported.
@@ -608,7 +615,7 @@ impl Engine {
             None => ("INFO", format!("Provision state changed from {state} to {next}")),
         };
         bm::history_insert(c, &Self::history(&n, host, &Actor::default(), severity, note, "provisioning"))?;
-        Ok(Some((bm::node_update(c, &n)?, enrolled)))
+        Ok(Some(Applied { node: bm::node_update(c, &n)?, enrolled, event, error }))
     }
 
     /// Applies the outcome of a step; false when the node went elsewhere.
@@ -622,17 +629,16 @@ impl Engine {
     ) -> Result<bool, StorageError> {
         let host = self.host().to_string();
         let id = uuid.to_string();
-        let err = error.clone();
         let moved = self
             .inner
             .storage
             .write(move |c| {
                 let n = bm::node(c, &id)?;
                 let prior_target = n.target_provision_state.clone();
-                Ok(Self::apply_outcome(c, n, state, event, err, &host, work)?.map(|after| (prior_target, after)))
+                Ok(Self::apply_outcome(c, n, state, event, error, &host, work)?.map(|after| (prior_target, after)))
             })
             .await?;
-        let Some((prior_target, (node, enrolled))) = moved else { return Ok(false) };
+        let Some((prior_target, Applied { node, enrolled, event, error })) = moved else { return Ok(false) };
         let more = state_of(&node).is_engine_work();
         for port in enrolled {
             self.emit(Event::port(EventKind::PortCreated { port: Arc::new(port) }));
@@ -747,6 +753,15 @@ enum DiskWork {
     Deploy,
     /// Erase what a deploy wrote.
     Erase,
+}
+
+/// A step's outcome as stored: the node, the ports an inspection enrolled,
+/// and the event and error that moved it.
+struct Applied {
+    node: Node,
+    enrolled: Vec<Port>,
+    event: Fsm,
+    error: Option<String>,
 }
 
 /// What a step did besides moving the node: disk work, and what the

@@ -121,3 +121,17 @@ pub fn rules_list(c: &mut DbConn, page: &Page) -> StorageResult<Vec<Rule>> {
     }
     Ok(q.order(order_by("inspection_rules", page.sort, page.desc)).limit(page.limit).load(c)?)
 }
+
+/// The rules of an inspection phase (a rule with no phase runs in `main`),
+/// highest priority first.
+pub fn rules_for_phase(c: &mut DbConn, phase: &str) -> StorageResult<Vec<Rule>> {
+    let q = inspection_rules::table
+        .select(Rule::as_select())
+        .order((inspection_rules::priority.desc(), inspection_rules::id));
+    let rules: Vec<Rule> = if phase == "main" {
+        q.filter(inspection_rules::phase.eq(phase).or(inspection_rules::phase.is_null())).load(c)?
+    } else {
+        q.filter(inspection_rules::phase.eq(phase)).load(c)?
+    };
+    Ok(rules)
+}

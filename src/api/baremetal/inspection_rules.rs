@@ -2,7 +2,8 @@
 //!
 //! A rule is a list of conditions and actions run against nodes being
 //! inspected. Rules are validated here as Ironic does (a JSON schema, then
-//! per-operator argument checks); ironbark stores them but runs none.
+//! per-operator argument checks); the engine runs them when an inspection
+//! finishes (`engine::rules`).
 
 use std::collections::HashMap;
 
