@@ -167,26 +167,36 @@ fn lifecycle(db: Db) {
     bm.ok(Method::DELETE, &format!("/v1/nodes/{node}"), None);
     assert!(c.wait_until(WAIT, |c| uve_states(c, &node).last().map(String::as_str) == Some("deleted")));
     let b = "baremetal.node";
+    // A UVE shows the node as of its event and the ports as read when it
+    // is built (never older than its event): the states are exact, the
+    // port counts are checked where no later port change can race them.
+    let states = uve_states(&c, &node);
+    let without_ports: Vec<String> =
+        states.iter().map(|s| s.rsplit_once(" | ").map_or(s.as_str(), |(head, _)| head).to_string()).collect();
     assert_eq!(
-        uve_states(&c, &node),
+        without_ports,
         vec![
-            format!("enroll |  | {b}.create.end | 0"),
-            "enroll |  | baremetal.port.create.end | 1".to_string(),
-            format!("verifying |  | {b}.provision_set.start | 1"),
-            format!("manageable | power off | {b}.provision_set.end | 1"),
-            format!("cleaning | power off | {b}.provision_set.start | 1"),
-            format!("available | power off | {b}.provision_set.end | 1"),
-            format!("deploying | power off | {b}.provision_set.start | 1"),
-            format!("active | power on | {b}.provision_set.end | 1"),
-            format!("active | power on | {b}.power_set.start | 1"),
-            format!("active | power off | {b}.power_set.end | 1"),
-            format!("deleting | power off | {b}.provision_set.start | 1"),
-            format!("cleaning | power off | {b}.provision_set.success | 1"),
-            format!("available | power off | {b}.provision_set.end | 1"),
-            "available | power off | baremetal.port.delete.end | 0".to_string(),
+            format!("enroll |  | {b}.create.end"),
+            "enroll |  | baremetal.port.create.end".to_string(),
+            format!("verifying |  | {b}.provision_set.start"),
+            format!("manageable | power off | {b}.provision_set.end"),
+            format!("cleaning | power off | {b}.provision_set.start"),
+            format!("available | power off | {b}.provision_set.end"),
+            format!("deploying | power off | {b}.provision_set.start"),
+            format!("active | power on | {b}.provision_set.end"),
+            format!("active | power on | {b}.power_set.start"),
+            format!("active | power off | {b}.power_set.end"),
+            format!("deleting | power off | {b}.provision_set.start"),
+            format!("cleaning | power off | {b}.provision_set.success"),
+            format!("available | power off | {b}.provision_set.end"),
+            "available | power off | baremetal.port.delete.end".to_string(),
             "deleted".to_string(),
         ]
     );
+    let ports = |i: usize| states[i].rsplit(" | ").next().unwrap().to_string();
+    assert_eq!(ports(1), "1", "the port's own UVE lists it");
+    assert!((2..=9).all(|i| ports(i) == "1"), "{states:?}");
+    assert_eq!(ports(13), "0", "the port delete's UVE no longer lists it");
     let ups = c.uve_updates(TABLE, &node);
     // Headers: UVE type, key hint, notice level, rising per-type sequence numbers.
     let frames = c.frames_of("IronicNodeInfo");

@@ -216,20 +216,11 @@ impl Ipmi {
     }
 
     async fn wait_power(&self, want: PowerState) -> Result<(), BmcError> {
-        let deadline = tokio::time::Instant::now() + self.timeouts.power_wait;
-        loop {
+        super::wait_for_power(&self.timeouts, want, || async move {
             let now = self.power_state().await?;
-            if now == want {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() + self.timeouts.poll > deadline {
-                return Err(BmcError::Timeout(format!(
-                    "Failed to set node power state to {want}. The BMC still reported {now} after {} s.",
-                    self.timeouts.power_wait.as_secs()
-                )));
-            }
-            tokio::time::sleep(self.timeouts.poll).await;
-        }
+            Ok((now == want, now.to_string()))
+        })
+        .await
     }
 
     pub async fn boot_device(&self) -> Result<(Option<BootDevice>, bool), BmcError> {

@@ -293,6 +293,29 @@ pub struct BmcTimeouts {
     pub poll: Duration,
 }
 
+/// Polls `read` (whether the BMC reports `want` yet, and what it
+/// reports) until it does or `power_wait` passes.
+pub(crate) async fn wait_for_power<F, Fut>(t: &BmcTimeouts, want: PowerState, mut read: F) -> Result<(), BmcError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(bool, String), BmcError>>,
+{
+    let deadline = tokio::time::Instant::now() + t.power_wait;
+    loop {
+        let (reached, now) = read().await?;
+        if reached {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() + t.poll > deadline {
+            return Err(BmcError::Timeout(format!(
+                "Failed to set node power state to {want}. The BMC still reported {now} after {} s.",
+                t.power_wait.as_secs()
+            )));
+        }
+        tokio::time::sleep(t.poll).await;
+    }
+}
+
 impl Default for BmcTimeouts {
     fn default() -> Self {
         redfish::default_timeouts()

@@ -391,22 +391,14 @@ impl Redfish {
     }
 
     async fn wait_power(&self, path: &str, want: PowerState) -> Result<(), BmcError> {
-        let deadline = tokio::time::Instant::now() + self.timeouts.power_wait;
-        loop {
+        super::wait_for_power(&self.timeouts, want, || async move {
             let s = self.get(path).await?;
-            let now = s["PowerState"].as_str().unwrap_or("");
+            let now = s["PowerState"].as_str().unwrap_or("").to_string();
             // Only the settled state counts, not "PoweringOn".
-            if (want == PowerState::On && now == "On") || (want == PowerState::Off && now == "Off") {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() + self.timeouts.poll > deadline {
-                return Err(BmcError::Timeout(format!(
-                    "Failed to set node power state to {want}. The BMC still reported {now:?} after {} s.",
-                    self.timeouts.power_wait.as_secs()
-                )));
-            }
-            tokio::time::sleep(self.timeouts.poll).await;
-        }
+            let reached = (want == PowerState::On && now == "On") || (want == PowerState::Off && now == "Off");
+            Ok((reached, format!("{now:?}")))
+        })
+        .await
     }
 
     pub async fn boot_device(&self) -> Result<(Option<BootDevice>, bool), BmcError> {

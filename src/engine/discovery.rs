@@ -180,7 +180,7 @@ impl Engine {
             self.emit(Event::of(&node, EventKind::Node { action: NodeAction::Create, prior_updated_at: None }));
         }
         for p in ports {
-            self.emit(Event::port(EventKind::PortCreated { port: Arc::new(p) }));
+            self.emit(Event::port(Some(&node), EventKind::PortCreated { port: Arc::new(p) }));
         }
         match moved {
             Some((from, to, event)) => self.emit(Event::of(

@@ -131,15 +131,16 @@ impl Event {
         Event { at: Utc::now(), node_uuid: node.uuid.clone(), node: Some(Arc::new(node.clone())), kind }
     }
 
-    /// A port event (reporters read the node when they need it).
-    pub fn port(kind: EventKind) -> Event {
+    /// A port event, with its node as it stood (reporters read the node
+    /// when they are given none).
+    pub fn port(node: Option<&Node>, kind: EventKind) -> Event {
         let node_uuid = match &kind {
             EventKind::PortCreated { port } | EventKind::PortUpdated { port, .. } | EventKind::PortDeleted { port } => {
                 port.node_uuid.clone()
             }
             _ => String::new(),
         };
-        Event { at: Utc::now(), node_uuid, node: None, kind }
+        Event { at: Utc::now(), node_uuid, node: node.map(|n| Arc::new(n.clone())), kind }
     }
 
     /// A server event; `node` when the server has one.

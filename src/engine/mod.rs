@@ -641,7 +641,7 @@ impl Engine {
         let Some((prior_target, Applied { node, enrolled, event, error })) = moved else { return Ok(false) };
         let more = state_of(&node).is_engine_work();
         for port in enrolled {
-            self.emit(Event::port(EventKind::PortCreated { port: Arc::new(port) }));
+            self.emit(Event::port(Some(&node), EventKind::PortCreated { port: Arc::new(port) }));
         }
         self.emit(Move { from: state, event, prior_target, error, node }.event());
         Ok(more)

@@ -4,69 +4,20 @@ with ipmitool itself.
 
 Usage: ipmi_test.py IRONBARK_URL BMC_HOST BMC_PORT OPENSTACK_BIN
 """
-import json
-import os
 import subprocess
 import sys
-import time
-import urllib.request
+
+from common import Run
 
 IRONBARK, HOST, PORT, OPENSTACK = sys.argv[1:5]
-ENV = dict(os.environ, OS_ENDPOINT=IRONBARK, OS_AUTH_TYPE="none", OS_BAREMETAL_API_VERSION="latest")
-failures = []
-started = time.time()
-
-
-def cli(*args, parse=False):
-    t = time.time()
-    r = subprocess.run([OPENSTACK, "baremetal", *args], env=ENV, capture_output=True, text=True)
-    print(f"  $ openstack baremetal {' '.join(args)}  [{time.time() - t:.1f}s rc={r.returncode}]")
-    if r.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(args)}\n{r.stdout}\n{r.stderr}")
-    return json.loads(r.stdout) if parse else r.stdout
+run = Run(IRONBARK, OPENSTACK)
+cli, wait, check, provision, power = run.cli, run.wait, run.check, run.provision, run.power
 
 
 def bmc(*words):
     r = subprocess.run(["ipmitool", "-I", "lanplus", "-H", HOST, "-p", PORT, "-U", "admin", "-P", "password",
                         *words], capture_output=True, text=True, timeout=30)
     return r.stdout
-
-
-def node(name):
-    req = urllib.request.Request(f"{IRONBARK}/v1/nodes/{name}", headers={"X-OpenStack-Ironic-API-Version": "latest"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def wait(name, what, ok, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        n = node(name)
-        if n["reservation"] is None and n["target_power_state"] is None and ok(n):
-            return n
-        time.sleep(0.3)
-    raise SystemExit(f"FAILED: {name} did not reach {what}: {json.dumps(node(name))}")
-
-
-def check(what, got, want):
-    ok = got == want
-    print(f"{'ok ' if ok else 'BAD'} {what}: {got!r}" + ("" if ok else f" (want {want!r})"))
-    if not ok:
-        failures.append(what)
-
-
-def provision(name, verb, want):
-    cli("node", verb, name)
-    n = wait(name, want, lambda n: n["provision_state"] == want)
-    check(f"{name} {verb} -> {want}, no last_error", (n["provision_state"], n["last_error"]), (want, None))
-    return n
-
-
-def power(name, *verb, want):
-    cli("node", *verb, name)
-    n = wait(name, want, lambda n: True)
-    check(f"{name} {' '.join(verb)}", (n["power_state"], n["last_error"]), (want, None))
-    return n
 
 
 def selector():
@@ -111,5 +62,4 @@ n = wait("ipmi-dead", "enroll", lambda n: n["provision_state"] == "enroll" and n
 check("dead BMC: enroll with an IPMI error", "IPMI call failed: power status." in n["last_error"], True)
 for name in ("ipmi-01", "ipmi-dead"):
     cli("node", "delete", name)
-print(f"# {len(failures)} failed checks, {time.time() - started:.0f} s")
-sys.exit(1 if failures else 0)
+sys.exit(run.finish())

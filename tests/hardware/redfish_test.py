@@ -5,73 +5,25 @@ back from the emulator itself.
 Usage: redfish_test.py IRONBARK_URL SUSHY_URL ISO_URL OPENSTACK_BIN
 """
 import json
-import os
-import subprocess
 import sys
-import time
 import urllib.request
+
+from common import Run
 
 IRONBARK, SUSHY, ISO, OPENSTACK = sys.argv[1:5]
 SYS1 = "/redfish/v1/Systems/27946b59-9e44-4fa7-8e91-f3527a1ef001"
 SYS2 = "/redfish/v1/Systems/27946b59-9e44-4fa7-8e91-f3527a1ef002"
-ENV = dict(os.environ, OS_ENDPOINT=IRONBARK, OS_AUTH_TYPE="none", OS_BAREMETAL_API_VERSION="latest")
-failures = []
-started = time.time()
+run = Run(IRONBARK, OPENSTACK)
+cli, wait, check, provision, power = run.cli, run.wait, run.check, run.provision, run.power
 
 
-def cli(*args, parse=False):
-    cmd = [OPENSTACK, "baremetal", *args]
-    t = time.time()
-    r = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
-    print(f"  $ openstack baremetal {' '.join(args)}  [{time.time() - t:.1f}s rc={r.returncode}]")
-    if r.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(args)}\n{r.stdout}\n{r.stderr}")
-    return json.loads(r.stdout) if parse else r.stdout
-
-
-def get(url, headers=None):
-    req = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=10) as r:
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
-
-
-def node(name):
-    return get(f"{IRONBARK}/v1/nodes/{name}", {"X-OpenStack-Ironic-API-Version": "latest"})
 
 
 def system(path):
     return get(f"{SUSHY}{path}")
-
-
-def wait(name, what, ok, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        n = node(name)
-        if n["reservation"] is None and n["target_power_state"] is None and ok(n):
-            return n
-        time.sleep(0.5)
-    raise SystemExit(f"FAILED: {name} did not reach {what}: {json.dumps(node(name))}")
-
-
-def check(what, got, want):
-    mark = "ok " if got == want else "BAD"
-    print(f"{mark} {what}: {got!r}" + ("" if got == want else f" (want {want!r})"))
-    if got != want:
-        failures.append(what)
-
-
-def provision(name, verb, want):
-    cli("node", verb, name)
-    n = wait(name, want, lambda n: n["provision_state"] == want)
-    check(f"{name} {verb} -> {want}, no last_error", (n["provision_state"], n["last_error"]), (want, None))
-    return n
-
-
-def power(name, *verb, want):
-    cli("node", *verb, name)
-    n = wait(name, want, lambda n: True)
-    check(f"{name} {' '.join(verb)}: power_state, last_error", (n["power_state"], n["last_error"]), (want, None))
-    return n
 
 
 print("# redfish node 1 (PXE boot): enrol, power, boot device, inspect, lifecycle")
@@ -153,5 +105,4 @@ check("dead BMC: back to enroll with a connection error",
 
 for name in ("rf-01", "rf-02", "rf-dead"):
     cli("node", "delete", name)
-print(f"# {len(failures)} failed checks, {time.time() - started:.0f} s")
-sys.exit(1 if failures else 0)
+sys.exit(run.finish())

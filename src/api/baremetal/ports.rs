@@ -995,10 +995,11 @@ async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) ->
                 return Ok(Err(e));
             }
             bm::port_insert(c, &port)?;
-            Ok(Ok(port))
+            Ok(Ok((port, node)))
         })
         .await??;
-    state.engine.emit(Event::port(EventKind::PortCreated { port: std::sync::Arc::new(port.clone()) }));
+    let (port, node) = port;
+    state.engine.emit(Event::port(Some(&node), EventKind::PortCreated { port: std::sync::Arc::new(port.clone()) }));
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("{}/v1/ports/{}", state.base, port.uuid)))
         .json(port_json(&state.base, &api, &port)))
@@ -1172,14 +1173,14 @@ async fn update(
                 port.updated_at = Some(now());
                 bm::port_update(c, &port)?;
             }
-            Ok(Ok((port, old)))
+            Ok(Ok((port, old, node)))
         })
         .await??;
-    let (port, prior) = port;
-    state.engine.emit(Event::port(EventKind::PortUpdated {
-        port: std::sync::Arc::new(port.clone()),
-        prior: std::sync::Arc::new(prior),
-    }));
+    let (port, prior, node) = port;
+    state.engine.emit(Event::port(
+        Some(&node),
+        EventKind::PortUpdated { port: std::sync::Arc::new(port.clone()), prior: std::sync::Arc::new(prior) },
+    ));
     Ok(HttpResponse::Ok().json(port_json(&state.base, &api, &port)))
 }
 
@@ -1198,10 +1199,11 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
                 return Ok(Err(e));
             }
             bm::port_delete(c, &port.uuid)?;
-            Ok(Ok(port))
+            Ok(Ok((port, node)))
         })
         .await??;
-    state.engine.emit(Event::port(EventKind::PortDeleted { port: std::sync::Arc::new(port) }));
+    let (port, node) = port;
+    state.engine.emit(Event::port(Some(&node), EventKind::PortDeleted { port: std::sync::Arc::new(port) }));
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -310,7 +310,7 @@ mod tests {
         let start = data(&notices(&events[0])[0], &events[0]).unwrap();
         assert!(start["created_at"].is_null() && start["updated_at"].is_null());
         let port = crate::storage::baremetal::Port::new("p", "52:54:00:00:00:01", n.uuid.clone(), n.created_at);
-        let ev = Event::port(EventKind::PortCreated { port: Arc::new(port) });
+        let ev = Event::port(None, EventKind::PortCreated { port: Arc::new(port) });
         for (class, got) in keys(&ev) {
             assert_eq!(got, reference_keys(&class), "{class}");
         }
