@@ -298,10 +298,27 @@ fn lookup_finds_a_node_at_work_and_hands_out_its_token_once() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["node"]["uuid"], uuid.as_str());
     assert_eq!(v["config"]["heartbeat_timeout"], 300);
-    let token = v["config"]["agent_token"].as_str().unwrap();
+    let token = v["config"]["agent_token"].as_str().unwrap().to_string();
     assert_ne!(token, "******");
     let (_, again) = agent(&s, Method::GET, &format!("/v1/lookup?node_uuid={uuid}"), Some("1.62"), None);
     assert_eq!(again["config"]["agent_token"], "******", "the token is given once");
+
+    // Heartbeats prove themselves with that token and are recorded.
+    let beat = |body: Value| agent(&s, Method::POST, &format!("/v1/heartbeat/{uuid}"), Some("1.62"), Some(body));
+    let url = "http://192.0.2.10:9999";
+    let (status, v) = beat(json!({"callback_url": url, "agent_version": "9.4.0"}));
+    assert_eq!((status, error_text(&v).as_str()), (400, "Agent token is required for heartbeat processing."));
+    let (status, v) = beat(json!({"callback_url": url, "agent_version": "9.4.0", "agent_token": "forged"}));
+    assert_eq!((status, error_text(&v).as_str()), (400, "Invalid or missing agent token received."));
+    let (status, v) = beat(json!({"callback_url": "ftp://x", "agent_token": token}));
+    assert_eq!(status, 400, "{v}");
+    let (status, _) = beat(json!({"callback_url": url, "agent_version": "9.4.0", "agent_token": token}));
+    assert_eq!(status, 202);
+    let n = admin.ok(Method::GET, &format!("/v1/nodes/{uuid}"), None);
+    assert_eq!(n["driver_internal_info"]["agent_url"], url);
+    assert_eq!(n["driver_internal_info"]["agent_version"], "9.4.0");
+    assert!(n["driver_internal_info"]["agent_last_heartbeat"].is_string());
+    assert_eq!(n["driver_internal_info"]["agent_secret_token"], "******", "never shown");
     let (status, _) = agent(&s, Method::GET, path, Some("1.21"), None);
     assert_eq!(status, 404, "lookup is 1.22+");
 }

@@ -214,8 +214,13 @@ const HEARTBEAT_FIELDS: &[(&str, u16)] = &[
     ("agent_status_message", 72),
 ];
 
-/// States in which a node waits for its agent.
+/// States in which a node's agent may heartbeat: waiting for it, or at
+/// work it may be part of.
 const HEARTBEAT_STATES: &[&str] = &[
+    "deploying",
+    "cleaning",
+    "rescuing",
+    "servicing",
     "wait call-back",
     "clean wait",
     "rescue wait",
@@ -251,14 +256,49 @@ async fn heartbeat(
     if m.get("callback_url").and_then(Value::as_str).is_none_or(str::is_empty) {
         return Err(BaremetalError::BadRequest("Missing mandatory parameter: callback_url".into()));
     }
-    let id = ident.clone();
-    let n = state.storage().read(move |c| bm::node(c, &id)).await?;
-    if !HEARTBEAT_STATES.contains(&n.provision_state.as_str()) {
-        return Err(BaremetalError::Conflict(format!(
-            "Node {} does not accept heartbeats in provision state {}.",
-            n.uuid, n.provision_state
-        )));
+    let callback = m.get("callback_url").and_then(Value::as_str).unwrap_or_default().to_string();
+    if !(callback.starts_with("http://") || callback.starts_with("https://")) {
+        return Err(BaremetalError::BadRequest(
+            "An issue with the supplied \"callback_url\" has been detected.".into(),
+        ));
     }
+    let id = ident.clone();
+    let given_token = m.get("agent_token").and_then(Value::as_str).map(str::to_string);
+    let recorded = state
+        .storage()
+        .write(move |c| {
+            let mut n = bm::node(c, &id)?;
+            if !HEARTBEAT_STATES.contains(&n.provision_state.as_str()) {
+                return Ok(Err(BaremetalError::Conflict(format!(
+                    "Node {} does not accept heartbeats in provision state {}.",
+                    n.uuid, n.provision_state
+                ))));
+            }
+            let mut internal: Map<String, Value> = serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+            // The token handed out by lookup is the agent's proof of identity.
+            match (internal.get("agent_secret_token").and_then(Value::as_str), given_token.as_deref()) {
+                (Some(want), Some(got)) if want == got => {}
+                (None, None) => {}
+                (Some(_), None) => {
+                    return Ok(Err(BaremetalError::BadRequest(
+                        "Agent token is required for heartbeat processing.".into(),
+                    )));
+                }
+                _ => return Ok(Err(BaremetalError::BadRequest("Invalid or missing agent token received.".into()))),
+            }
+            internal.insert("agent_url".into(), Value::String(callback));
+            internal.insert("agent_last_heartbeat".into(), super::ts(&chrono::Utc::now().naive_utc()));
+            for key in ["agent_version", "agent_verify_ca", "agent_status", "agent_status_message"] {
+                if let Some(v) = m.get(key) {
+                    internal.insert(key.into(), v.clone());
+                }
+            }
+            n.driver_internal_info = Value::Object(internal).to_string();
+            bm::node_update(c, &n)?;
+            Ok(Ok(()))
+        })
+        .await?;
+    recorded?;
     Ok(HttpResponse::Accepted().finish())
 }
 

@@ -187,6 +187,14 @@ pub fn render(state: &BaremetalState, n: &Node, api: &Api) -> Map<String, Value>
             "inspection_finished_at" => ts_opt(&n.inspection_finished_at),
             "driver_info" => masked(&n.driver_info, &[]),
             "instance_info" => masked(&n.instance_info, &["image_url"]),
+            // The agent's token is its proof of identity: never shown.
+            "driver_internal_info" => {
+                let mut v = json_text(&n.driver_internal_info);
+                if let Some(t) = v.get_mut("agent_secret_token").filter(|t| !t.is_null()) {
+                    *t = Value::String("******".into());
+                }
+                v
+            }
             "provision_state" => legacy_state(&n.provision_state, api),
             "target_provision_state" => {
                 n.target_provision_state.as_deref().map_or(Value::Null, |t| legacy_state(t, api))
