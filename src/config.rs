@@ -134,6 +134,8 @@ pub struct BmcConfig {
     pub power_state_change_timeout_s: u64,
     /// Between two reads of the power state while waiting.
     pub poll_interval_ms: u64,
+    /// One command of a direct deploy's agent (writing the image).
+    pub agent_command_timeout_s: u64,
 }
 
 impl Default for BmcConfig {
@@ -143,6 +145,7 @@ impl Default for BmcConfig {
             request_timeout_s: 30,
             power_state_change_timeout_s: 60,
             poll_interval_ms: 1000,
+            agent_command_timeout_s: 1800,
         }
     }
 }

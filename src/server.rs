@@ -102,6 +102,7 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
                 request: Duration::from_secs(cfg.bmc.request_timeout_s),
                 power_wait: Duration::from_secs(cfg.bmc.power_state_change_timeout_s),
                 poll: Duration::from_millis(cfg.bmc.poll_interval_ms),
+                agent_command: Duration::from_secs(cfg.bmc.agent_command_timeout_s),
             },
             sealer: Some(Arc::new(Sealer::load(cfg.secrets_key.as_deref(), &cfg.data_dir)?)),
         },

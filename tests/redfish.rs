@@ -6,6 +6,7 @@
 //! ends in a clear `last_error` with the node unlocked.
 
 mod common;
+mod mock_http;
 mod redfish_bmc;
 
 use std::time::Duration;

@@ -177,6 +177,10 @@ impl Ipmi {
         Err(if last.starts_with("no answer") { BmcError::Timeout(text) } else { BmcError::Unreachable(text) })
     }
 
+    pub fn timeouts(&self) -> BmcTimeouts {
+        self.timeouts
+    }
+
     pub async fn power_state(&self) -> Result<PowerState, BmcError> {
         let out = self.run(&["power", "status"]).await?;
         match out.trim_end() {

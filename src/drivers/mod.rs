@@ -6,6 +6,7 @@
 //! writes its image to a disk file ([`fake_disk`]) with a config drive
 //! ([`configdrive`]); inspection yields an [`Inventory`].
 
+pub mod agent;
 pub mod configdrive;
 pub mod credentials;
 pub mod fake_disk;
@@ -82,7 +83,7 @@ pub const HARDWARE_TYPES: &[HardwareInfo] = &[
             ("bios", &["no-bios"]),
             ("boot", &["pxe"]),
             ("console", &["no-console", "fake-graphical"]),
-            ("deploy", &["ramdisk"]),
+            ("deploy", &["ramdisk", "direct"]),
             ("firmware", &["no-firmware"]),
             ("inspect", &["no-inspect"]),
             ("management", &["ipmitool"]),
@@ -126,7 +127,7 @@ pub const HARDWARE_TYPES: &[HardwareInfo] = &[
             ("bios", &["redfish", "no-bios"]),
             ("boot", &["pxe", "redfish-virtual-media"]),
             ("console", &["no-console", "fake-graphical"]),
-            ("deploy", &["ramdisk"]),
+            ("deploy", &["ramdisk", "direct"]),
             ("firmware", &["redfish", "no-firmware"]),
             ("inspect", &["redfish", "no-inspect"]),
             ("management", &["redfish"]),
@@ -289,8 +290,11 @@ pub struct BmcTimeouts {
     pub request: Duration,
     /// A power change, from request to the state reported.
     pub power_wait: Duration,
-    /// Between two reads of the power state while waiting.
+    /// Between two reads of the power state (or of an agent command)
+    /// while waiting.
     pub poll: Duration,
+    /// One agent command (writing an image) from start to end.
+    pub agent_command: Duration,
 }
 
 /// Polls `read` (whether the BMC reports `want` yet, and what it
@@ -366,6 +370,8 @@ pub struct StepDone {
     pub power: Option<PowerState>,
     /// What an inspection found.
     pub inventory: Option<Inventory>,
+    /// The step goes on once the server's agent calls back.
+    pub wait: bool,
 }
 
 /// How the engine reaches hardware.
@@ -471,7 +477,7 @@ impl Hardware {
                 r.logout().await;
                 done
             }
-            Hardware::Ipmi(i) => ipmi_step(i, state).await.map_err(|e| step_error(state, node, &e)),
+            Hardware::Ipmi(i) => ipmi_step(i, state, node).await.map_err(|e| step_error(state, node, &e)),
             Hardware::Invalid(_) | Hardware::Unsupported(_) => unreachable!("answered by immediate_step"),
         }
     }
@@ -573,19 +579,32 @@ async fn redfish_step(r: &redfish::Redfish, state: ProvisionState, node: &Node) 
     use ProvisionState as S;
     match state {
         // Reading the power state proves address, credentials and system.
-        S::Verifying | S::Adopting => Ok(StepDone { power: Some(r.power_state().await?), inventory: None }),
+        S::Verifying | S::Adopting => Ok(StepDone { power: Some(r.power_state().await?), ..Default::default() }),
         S::Inspecting => {
             let inventory = r.inspect().await?;
-            Ok(StepDone { power: Some(r.power_state().await?), inventory: Some(inventory) })
+            Ok(StepDone { power: Some(r.power_state().await?), inventory: Some(inventory), wait: false })
+        }
+        S::Deploying if agent_phase(node) => {
+            write_with_agent(node, r.timeouts()).await?;
+            if interface(node, "boot") == "redfish-virtual-media" {
+                r.eject_cd().await?;
+            }
+            r.set_boot_device(BootDevice::Disk, true).await?;
+            r.set_power(PowerState::Rebooting).await?;
+            Ok(StepDone { power: Some(PowerState::On), ..Default::default() })
         }
         S::Deploying => {
+            let direct = interface(node, "deploy") == "direct";
             match interface(node, "boot").as_str() {
                 "redfish-virtual-media" => {
-                    let iso = boot_iso(node).ok_or_else(|| {
-                        BmcError::Config(
+                    // The agent's ISO for a direct deploy, the instance's own otherwise.
+                    let iso = if direct { deploy_iso(node) } else { boot_iso(node) }.ok_or_else(|| {
+                        BmcError::Config(if direct {
+                            "redfish-virtual-media boot of the agent needs driver_info/deploy_iso".into()
+                        } else {
                             "redfish-virtual-media boot needs instance_info/boot_iso or driver_info/redfish_deploy_iso"
-                                .into(),
-                        )
+                                .into()
+                        })
                     })?;
                     r.insert_cd(&iso).await?;
                     r.set_boot_device(BootDevice::Cdrom, false).await?;
@@ -593,14 +612,14 @@ async fn redfish_step(r: &redfish::Redfish, state: ProvisionState, node: &Node) 
                 _ => r.set_boot_device(BootDevice::Pxe, false).await?,
             }
             r.set_power(PowerState::Rebooting).await?;
-            Ok(StepDone { power: Some(PowerState::On), inventory: None })
+            Ok(StepDone { power: Some(PowerState::On), inventory: None, wait: direct })
         }
         S::Deleting | S::Cleaning => {
             r.set_power(PowerState::Off).await?;
             if interface(node, "boot") == "redfish-virtual-media" {
                 r.eject_cd().await?;
             }
-            Ok(StepDone { power: Some(PowerState::Off), inventory: None })
+            Ok(StepDone { power: Some(PowerState::Off), ..Default::default() })
         }
         other => Err(BmcError::Config(format!(
             "{other} needs the deploy agent, which the redfish hardware type of ironbark does not drive yet"
@@ -610,18 +629,24 @@ async fn redfish_step(r: &redfish::Redfish, state: ProvisionState, node: &Node) 
 
 /// One provision state's work over IPMI: power and boot device only (no
 /// out-of-band inspection, no virtual media).
-async fn ipmi_step(i: &ipmi::Ipmi, state: ProvisionState) -> Result<StepDone, BmcError> {
+async fn ipmi_step(i: &ipmi::Ipmi, state: ProvisionState, node: &Node) -> Result<StepDone, BmcError> {
     use ProvisionState as S;
     match state {
-        S::Verifying | S::Adopting => Ok(StepDone { power: Some(i.power_state().await?), inventory: None }),
+        S::Verifying | S::Adopting => Ok(StepDone { power: Some(i.power_state().await?), ..Default::default() }),
+        S::Deploying if agent_phase(node) => {
+            write_with_agent(node, i.timeouts()).await?;
+            i.set_boot_device(BootDevice::Disk, true).await?;
+            i.set_power(PowerState::Rebooting).await?;
+            Ok(StepDone { power: Some(PowerState::On), ..Default::default() })
+        }
         S::Deploying => {
             i.set_boot_device(BootDevice::Pxe, false).await?;
             i.set_power(PowerState::Rebooting).await?;
-            Ok(StepDone { power: Some(PowerState::On), inventory: None })
+            Ok(StepDone { power: Some(PowerState::On), inventory: None, wait: interface(node, "deploy") == "direct" })
         }
         S::Deleting | S::Cleaning => {
             i.set_power(PowerState::Off).await?;
-            Ok(StepDone { power: Some(PowerState::Off), inventory: None })
+            Ok(StepDone { power: Some(PowerState::Off), ..Default::default() })
         }
         S::Inspecting => Err(BmcError::Config(
             "IPMI has no out-of-band inspection; inspect in-band with an agent posting to /v1/continue_inspection"
@@ -631,6 +656,32 @@ async fn ipmi_step(i: &ipmi::Ipmi, state: ProvisionState) -> Result<StepDone, Bm
             "{other} needs the deploy agent, which the ipmi hardware type of ironbark does not drive yet"
         ))),
     }
+}
+
+/// Whether a direct deploy's agent has called back: the image is written
+/// through it (the engine marks the node when it resumes the deploy).
+fn agent_phase(node: &Node) -> bool {
+    let internal: Map<String, Value> = serde_json::from_str(&node.driver_internal_info).unwrap_or_default();
+    internal.get("deploy_phase").and_then(Value::as_str) == Some("agent")
+        && internal.get("agent_url").and_then(Value::as_str).is_some()
+}
+
+/// Has the node's agent write the instance image.
+async fn write_with_agent(node: &Node, timeouts: BmcTimeouts) -> Result<(), BmcError> {
+    let internal: Map<String, Value> = serde_json::from_str(&node.driver_internal_info).unwrap_or_default();
+    let url = internal.get("agent_url").and_then(Value::as_str).unwrap_or_default();
+    agent::AgentClient::new(url, timeouts)?.write_image(node, timeouts.agent_command).await
+}
+
+/// The agent's ISO of a node (virtual-media boot of a direct deploy).
+fn deploy_iso(node: &Node) -> Option<String> {
+    let info = driver_info(node);
+    [info.get("deploy_iso"), info.get("redfish_deploy_iso")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// The ISO a virtual-media deploy boots: the instance's own, else the

@@ -208,6 +208,10 @@ impl Redfish {
         Ok(Redfish { node: node.to_string(), info, http, timeouts, session: None })
     }
 
+    pub fn timeouts(&self) -> BmcTimeouts {
+        self.timeouts
+    }
+
     fn url(&self, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {
             path.to_string()
@@ -644,6 +648,7 @@ pub fn default_timeouts() -> BmcTimeouts {
         request: Duration::from_secs(30),
         power_wait: Duration::from_secs(60),
         poll: Duration::from_secs(1),
+        agent_command: Duration::from_secs(1800),
     }
 }
 

@@ -146,6 +146,10 @@ impl Move {
     }
 }
 
+/// `driver_internal_info` keys of one agent's session.
+const AGENT_SESSION: &[&str] =
+    &["agent_url", "agent_secret_token", "agent_last_heartbeat", "agent_version", "agent_verify_ca", "deploy_phase"];
+
 fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc()
 }
@@ -294,9 +298,16 @@ impl Engine {
         if n.protected && matches!(event, Fsm::Delete | Fsm::Rebuild) {
             return Err(EngineError::Protected(n.uuid));
         }
-        if !extras.is_empty() {
+        let fresh_agent = matches!(event, Fsm::Deploy | Fsm::Rebuild);
+        if !extras.is_empty() || fresh_agent {
             let mut internal: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+            if fresh_agent {
+                // A deploy boots a new agent: what an earlier one said is void.
+                for k in AGENT_SESSION {
+                    internal.remove(*k);
+                }
+            }
             internal.extend(extras);
             n.driver_internal_info = serde_json::Value::Object(internal).to_string();
         }
@@ -323,6 +334,44 @@ impl Engine {
         bm::history_insert(c, &Self::history(&n, host, actor, "INFO", note, "provisioning"))?;
         let n = bm::node_update(c, &n)?;
         Ok((from, prior_target, n))
+    }
+
+    /// A heartbeat of the agent a direct deploy waits for: the deploy goes
+    /// on (the image is written through the agent). False when the node
+    /// waits for no agent.
+    pub async fn agent_called_back(&self, uuid: &str) -> Result<bool, EngineError> {
+        let host = self.host().to_string();
+        let id = uuid.to_string();
+        let moved = self
+            .inner
+            .storage
+            .write(move |c| {
+                let mut n = bm::node(c, &id)?;
+                let from = state_of(&n);
+                if from != S::DeployWait || n.reservation.is_some() {
+                    return Ok(None);
+                }
+                let Some(next) = states::transition(from, Fsm::Resume) else { return Ok(None) };
+                let prior_target = n.target_provision_state.clone();
+                let mut internal: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
+                internal.insert("deploy_phase".into(), "agent".into());
+                n.driver_internal_info = serde_json::Value::Object(internal).to_string();
+                n.provision_state = next.as_str().into();
+                n.target_provision_state = next_target(n.target_provision_state.as_deref(), next);
+                n.provision_updated_at = Some(now());
+                n.updated_at = Some(now());
+                n.reservation = Some(host.clone());
+                let note = format!("Provision state changed from {from} to {next} (the agent called back)");
+                bm::history_insert(c, &Self::history(&n, &host, &Actor::default(), "INFO", note, "provisioning"))?;
+                let n = bm::node_update(c, &n)?;
+                Ok(Some(Move { from, event: Fsm::Resume, prior_target, error: None, node: n }))
+            })
+            .await?;
+        let Some(m) = moved else { return Ok(false) };
+        self.emit(m.event());
+        self.start(uuid.to_string(), Job::Provision);
+        Ok(true)
     }
 
     /// Starts a power action (`target` as in `PUT /states/power`).
@@ -515,6 +564,7 @@ impl Engine {
 
     fn outcome_event(state: S, n: &Node, outcome: Result<StepDone, StepError>) -> (Fsm, Option<String>, StepDone) {
         match outcome {
+            Ok(done) if done.wait => (Fsm::Wait, None, done),
             Ok(done) => (Self::success_event(state, n), None, done),
             Err(StepError(msg)) => (Fsm::Fail, Some(msg), StepDone::default()),
         }
@@ -594,12 +644,14 @@ impl Engine {
         if !next.is_engine_work() {
             n.reservation = None;
         }
-        if matches!(state, S::Deploying) {
+        if matches!(state, S::Deploying) && event != Fsm::Wait {
             // The drive holds the tenant's user data and keys: it is on the
             // disk now, or the deploy failed; either way it is not kept here.
+            // (While the agent is awaited it still has to be written.)
             let mut internal: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&n.driver_internal_info).unwrap_or_default();
-            if internal.remove("configdrive").is_some() {
+            let had = internal.remove("configdrive").is_some();
+            if internal.remove("deploy_phase").is_some() || had {
                 n.driver_internal_info = serde_json::Value::Object(internal).to_string();
             }
         }

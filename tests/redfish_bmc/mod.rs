@@ -5,12 +5,12 @@
 //! requested power state, refuse the credentials) to test how ironbark
 //! copes with a bad BMC.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use crate::mock_http::{Answer, Request, reply, serve};
 
 pub const SYSTEM: &str = "/redfish/v1/Systems/437XR1138R2";
 pub const USER: &str = "root";
@@ -48,10 +48,9 @@ pub struct Bmc {
     pub state: Arc<Mutex<State>>,
 }
 
+#[allow(dead_code)] // each test crate uses its part
 impl Bmc {
     pub fn start() -> Bmc {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Normal,
             power: "Off".into(),
@@ -63,12 +62,7 @@ impl Bmc {
             sessions: 0,
         }));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let st = shared.clone();
-                std::thread::spawn(move || serve(conn, st));
-            }
-        });
+        let url = serve(move |req| answer(req, &shared));
         Bmc { url, state }
     }
 
@@ -89,80 +83,50 @@ pub fn closed_port_url() -> String {
     format!("http://{addr}")
 }
 
-fn serve(conn: TcpStream, st: Arc<Mutex<State>>) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
-    let mut length = 0;
-    let mut auth = None;
-    let mut token = None;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        let (name, value) = h.split_once(':').unwrap_or((&h, ""));
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse().unwrap_or(0),
-            "authorization" => auth = Some(value.trim().to_string()),
-            "x-auth-token" => token = Some(value.trim().to_string()),
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+fn answer(req: Request, st: &Mutex<State>) -> Answer {
+    let Request { method, path, headers, body } = req;
     let mode = {
         let mut s = st.lock().unwrap();
         s.requests.push(format!("{method} {path}"));
         s.mode
     };
     if mode == Mode::Hang {
-        std::thread::sleep(Duration::from_secs(30));
-        return;
+        return Answer::Hang;
     }
     let expected = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
-    let mut headers = String::new();
     let session = format!("/redfish/v1/SessionService/Sessions/{SESSION}");
-    let (status, reply) = if method == "POST" && path == "/redfish/v1/SessionService/Sessions" {
+    if method == "POST" && path == "/redfish/v1/SessionService/Sessions" {
         // Sessions are opened without other credentials than the body's.
         if body["UserName"] == USER && body["Password"] == PASSWORD {
             st.lock().unwrap().sessions += 1;
-            headers = format!("X-Auth-Token: {SESSION}\r\nLocation: {session}\r\n");
-            (201, json!({"@odata.id": session, "Id": SESSION, "UserName": USER}))
-        } else {
-            (401, error("Base.1.0.NoValidSession", "There is no valid session established with the implementation."))
+            return Answer::Reply {
+                status: 201,
+                headers: vec![("X-Auth-Token".into(), SESSION.into()), ("Location".into(), session.clone())],
+                body: json!({"@odata.id": session, "Id": SESSION, "UserName": USER}),
+            };
         }
-    } else if method == "DELETE" && path == session {
+        return reply(
+            401,
+            error("Base.1.0.NoValidSession", "There is no valid session established with the implementation."),
+        );
+    }
+    if method == "DELETE" && path == session {
         st.lock().unwrap().sessions -= 1;
-        (204, Value::Null)
-    } else if auth.as_deref() != Some(expected.as_str()) && token.as_deref() != Some(SESSION) {
-        (401, error("Base.1.0.InsufficientPrivilege", "There are insufficient privileges for the account."))
-    } else if mode == Mode::Fail500 && method != "GET" {
-        (500, error("Base.1.0.InternalError", "The request failed due to an internal service error."))
-    } else {
-        route(&method, &path, &body, &mut st.lock().unwrap())
-    };
-    let text = reply.to_string();
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        _ => "Internal Server Error",
-    };
-    let mut out = conn;
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} {reason}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
+        return reply(204, Value::Null);
+    }
+    let auth = headers.get("authorization").map(String::as_str);
+    let token = headers.get("x-auth-token").map(String::as_str);
+    if auth != Some(expected.as_str()) && token != Some(SESSION) {
+        return reply(
+            401,
+            error("Base.1.0.InsufficientPrivilege", "There are insufficient privileges for the account."),
+        );
+    }
+    if mode == Mode::Fail500 && method != "GET" {
+        return reply(500, error("Base.1.0.InternalError", "The request failed due to an internal service error."));
+    }
+    let (status, body) = route(&method, &path, &body, &mut st.lock().unwrap());
+    reply(status, body)
 }
 
 fn error(code: &str, message: &str) -> Value {

@@ -294,11 +294,14 @@ async fn heartbeat(
                 }
             }
             n.driver_internal_info = Value::Object(internal).to_string();
-            bm::node_update(c, &n)?;
-            Ok(Ok(()))
+            let n = bm::node_update(c, &n)?;
+            Ok(Ok(n.provision_state == "wait call-back"))
         })
         .await?;
-    recorded?;
+    // The agent a direct deploy waits for: the deploy goes on.
+    if recorded? {
+        state.engine.agent_called_back(&ident).await?;
+    }
     Ok(HttpResponse::Accepted().finish())
 }
 
