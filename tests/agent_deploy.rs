@@ -121,7 +121,8 @@ fn ready_node(bm: &Bm, bmc: &Bmc) -> String {
         "/v1/nodes",
         Some(json!({"driver": "redfish", "deploy_interface": "direct", "boot_interface": "pxe",
             "driver_info": {"redfish_address": bmc.url, "redfish_system_id": SYSTEM,
-                            "redfish_username": USER, "redfish_password": PASSWORD},
+                            "redfish_username": USER, "redfish_password": PASSWORD,
+                            "image_https_proxy": "http://proxy.example:3128", "image_no_proxy": "10.0.0.0/8"},
             "instance_info": {"image_source": IMAGE, "image_os_hash_algo": "sha512",
                               "image_os_hash_value": "ab".repeat(64), "image_disk_format": "raw"}})),
     );
@@ -183,6 +184,8 @@ fn the_agent_writes_the_image_and_the_node_boots_from_disk() {
     assert_eq!(info["urls"], json!([IMAGE]));
     assert_eq!((info["os_hash_algo"].as_str(), info["disk_format"].as_str()), (Some("sha512"), Some("raw")));
     assert_eq!(info["node_uuid"], node.as_str());
+    assert_eq!(info["proxies"], json!({"https": "http://proxy.example:3128"}));
+    assert_eq!(info["no_proxy"], "10.0.0.0/8");
     {
         let st = bmc.state.lock().unwrap();
         assert_eq!((st.boot_target.as_str(), st.boot_enabled.as_str(), st.power.as_str()), ("Hdd", "Continuous", "On"));

@@ -32,7 +32,17 @@ pub fn image_info(node: &Node) -> Result<Value, BmcError> {
         )));
     }
     let field = |k: &str| ii.get(k).cloned().unwrap_or(Value::Null);
+    let info = json_map(&node.driver_info);
+    let text = |k: &str| info.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
+    let mut proxies = Map::new();
+    for (scheme, key) in [("http", "image_http_proxy"), ("https", "image_https_proxy")] {
+        if let Some(p) = text(key) {
+            proxies.insert(scheme.into(), Value::String(p));
+        }
+    }
     Ok(json!({
+        "proxies": proxies,
+        "no_proxy": text("image_no_proxy"),
         "id": source,
         "urls": [source],
         "node_uuid": node.uuid,

@@ -55,6 +55,10 @@ const BOOT_PROPS: &[(&str, bool, &str)] = &[
     ("rescue_kernel", false, "Image (UUID or URL) of the rescue kernel."),
     ("rescue_ramdisk", false, "Image (UUID or URL) of the rescue ramdisk."),
     ("kernel_append_params", false, "Extra kernel command-line parameters for the deployment ramdisk."),
+    // What the direct deploy's agent is told.
+    ("image_http_proxy", false, "HTTP proxy the agent uses to download the image."),
+    ("image_https_proxy", false, "HTTPS proxy the agent uses to download the image."),
+    ("image_no_proxy", false, "Hosts the agent reaches without a proxy when downloading the image."),
 ];
 
 pub const HARDWARE_TYPES: &[HardwareInfo] = &[
