@@ -13,7 +13,7 @@ mod redfish_bmc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ADMIN_PASSWORD, Db, TestServer};
+use common::{Baremetal, Db, TestServer};
 use mock_http::{Answer, reply, serve};
 use redfish_bmc::{Bmc, PASSWORD, SYSTEM, USER};
 use reqwest::Method;
@@ -69,32 +69,22 @@ fn agent_api(state: Arc<Mutex<AgentState>>) -> String {
 }
 
 struct Bm<'a> {
-    s: &'a TestServer,
-    token: String,
+    admin: Baremetal<'a>,
+    agent: Baremetal<'a>,
 }
 
 impl Bm<'_> {
+    fn new(s: &TestServer) -> Bm<'_> {
+        Bm { admin: Baremetal::admin(s, "1.95"), agent: Baremetal::anonymous(s, "1.95") }
+    }
+
+    /// A call as the admin (`token`) or as the agent.
     fn call(&self, method: Method, path: &str, token: bool, body: Option<Value>) -> (u16, Value) {
-        let mut b = self
-            .s
-            .client
-            .request(method, format!("{}{path}", self.s.baremetal))
-            .header("X-OpenStack-Ironic-API-Version", "1.95");
-        if token {
-            b = b.header("X-Auth-Token", &self.token);
-        }
-        if let Some(body) = body {
-            b = b.json(&body);
-        }
-        let r = b.send().unwrap();
-        let status = r.status().as_u16();
-        (status, serde_json::from_str(&r.text().unwrap()).unwrap_or(Value::Null))
+        if token { self.admin.call(method, path, body) } else { self.agent.call(method, path, body) }
     }
 
     fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.call(method, path, true, body);
-        assert!((200..300).contains(&status), "{path}: {status} {v}");
-        v
+        self.admin.ok(method, path, body)
     }
 
     fn wait(&self, node: &str, state: &str) -> Value {
@@ -163,7 +153,7 @@ fn the_agent_writes_the_image_and_the_node_boots_from_disk() {
     let agent = Arc::new(Mutex::new(AgentState::default()));
     let callback = agent_api(agent.clone());
     let Some(s) = server() else { return };
-    let bm = Bm { s: &s, token: s.token("admin", ADMIN_PASSWORD, json!({"system": {"all": true}})).0 };
+    let bm = Bm::new(&s);
     let node = ready_node(&bm, &bmc);
 
     // Deploy: the agent is booted from the network, then awaited.
@@ -210,7 +200,7 @@ fn an_agent_command_that_fails_fails_the_deploy() {
     let agent = Arc::new(Mutex::new(AgentState { fail: true, ..Default::default() }));
     let callback = agent_api(agent.clone());
     let Some(s) = server() else { return };
-    let bm = Bm { s: &s, token: s.token("admin", ADMIN_PASSWORD, json!({"system": {"all": true}})).0 };
+    let bm = Bm::new(&s);
     let node = ready_node(&bm, &bmc);
     bm.provision(&node, "active", "wait call-back");
     agent_calls_back(&bm, &node, &callback);

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Db, TestServer};
+use common::{Baremetal, Db, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -79,30 +79,16 @@ fn agent(s: &TestServer, method: Method, path: &str, version: Option<&str>, body
 }
 
 struct Admin<'a> {
-    s: &'a TestServer,
-    token: String,
+    api: Baremetal<'a>,
 }
 
 impl Admin<'_> {
     fn new(s: &TestServer) -> Admin<'_> {
-        Admin { s, token: s.token("admin", ADMIN_PASSWORD, json!({"system": {"all": true}})).0 }
+        Admin { api: Baremetal::admin(s, "1.96") }
     }
 
     fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut b = self
-            .s
-            .client
-            .request(method, format!("{}{path}", self.s.baremetal))
-            .header("X-OpenStack-Ironic-API-Version", "1.96")
-            .header("X-Auth-Token", &self.token);
-        if let Some(body) = body {
-            b = b.json(&body);
-        }
-        let r = b.send().unwrap();
-        let status = r.status();
-        let text = r.text().unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+        self.api.ok(method, path, body)
     }
 
     fn nodes(&self) -> Vec<Value> {

@@ -11,7 +11,7 @@ mod redfish_bmc;
 
 use std::time::Duration;
 
-use common::{ADMIN_PASSWORD, Db, TestServer};
+use common::{Baremetal, Db, TestServer};
 use redfish_bmc::{Bmc, Mode, PASSWORD, SYSTEM, USER};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -26,34 +26,20 @@ fn server(db: Db) -> Option<TestServer> {
 }
 
 struct Bm<'a> {
-    s: &'a TestServer,
-    token: String,
+    api: Baremetal<'a>,
 }
 
 impl Bm<'_> {
     fn new(s: &TestServer) -> Bm<'_> {
-        Bm { s, token: s.token("admin", ADMIN_PASSWORD, json!({"system": {"all": true}})).0 }
+        Bm { api: Baremetal::admin(s, "1.95") }
     }
 
     fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut b = self
-            .s
-            .client
-            .request(method, format!("{}{path}", self.s.baremetal))
-            .header("X-OpenStack-Ironic-API-Version", "1.95")
-            .header("X-Auth-Token", &self.token);
-        if let Some(body) = body {
-            b = b.json(&body);
-        }
-        let r = b.send().unwrap();
-        let status = r.status().as_u16();
-        (status, serde_json::from_str(&r.text().unwrap()).unwrap_or(Value::Null))
+        self.api.call(method, path, body)
     }
 
     fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.call(method, path, body);
-        assert!((200..300).contains(&status), "{path}: {status} {v}");
-        v
+        self.api.ok(method, path, body)
     }
 
     fn node(&self, address: &str, extra: Value) -> String {
@@ -295,7 +281,7 @@ fn a_failing_inspection_rule_fails_the_inspection_and_changes_nothing() {
         .client
         .post(format!("{}/v1/inspection_rules", s.baremetal))
         .header("X-OpenStack-Ironic-API-Version", "1.96")
-        .header("X-Auth-Token", &bm.token)
+        .header("X-Auth-Token", bm.api.token.as_deref().unwrap())
         .json(&json!({"conditions": [{"op": "matches", "args": {"value": "{inventory[system_vendor][manufacturer]}", "regex": "Contoso"}}],
                       "actions": [{"op": "fail", "args": {"msg": "{inventory[system_vendor][manufacturer]} servers are not accepted"}}]}))
         .send()

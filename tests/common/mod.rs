@@ -326,3 +326,47 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// Bare-metal (Ironic) requests at one microversion, with a token (a system
+/// admin's unless given) or without one (as an agent calls).
+pub struct Baremetal<'a> {
+    pub s: &'a TestServer,
+    pub token: Option<String>,
+    pub version: &'static str,
+}
+
+impl<'a> Baremetal<'a> {
+    pub fn admin(s: &'a TestServer, version: &'static str) -> Baremetal<'a> {
+        let token = s.token("admin", ADMIN_PASSWORD, json!({"system": {"all": true}})).0;
+        Baremetal { s, token: Some(token), version }
+    }
+
+    pub fn anonymous(s: &'a TestServer, version: &'static str) -> Baremetal<'a> {
+        Baremetal { s, token: None, version }
+    }
+
+    /// Status and JSON body (`null` when there is none).
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut b = self
+            .s
+            .client
+            .request(method, format!("{}{path}", self.s.baremetal))
+            .header("X-OpenStack-Ironic-API-Version", self.version);
+        if let Some(t) = &self.token {
+            b = b.header("X-Auth-Token", t);
+        }
+        if let Some(body) = body {
+            b = b.json(&body);
+        }
+        let r = b.send().expect("request");
+        let status = r.status().as_u16();
+        (status, serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or(Value::Null))
+    }
+
+    /// The body of a request that must succeed.
+    pub fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, body);
+        assert!((200..300).contains(&status), "{path}: {status} {v}");
+        v
+    }
+}
