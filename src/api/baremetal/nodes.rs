@@ -98,10 +98,7 @@ const RESERVED_NAMES: &[&str] = &["maintenance", "management", "states", "vendor
 
 /// `driver_info` / `instance_info` keys whose values are never shown.
 fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ["password", "secret", "token", "configdrive", "private_key", "passphrase", "kg_key", "encrypted_key"]
-        .iter()
-        .any(|s| k.contains(s))
+    crate::drivers::credentials::is_secret(key) || key.to_ascii_lowercase().contains("configdrive")
 }
 
 pub(super) fn masked(text: &str, extra_keys: &[&str]) -> Value {

@@ -227,7 +227,7 @@ async fn report(sandesh: &Sandesh, storage: &Storage, host: &str, batch: Vec<Eve
         }
     };
     let ports_at = ports_at_each_event(&batch, ports);
-    for (i, (ev, ports)) in batch.iter().zip(ports_at).enumerate() {
+    for (ev, ports) in batch.iter().zip(ports_at) {
         let cause = cause(ev, host);
         if let Some((level, e)) = server_log(ev) {
             sandesh.server_event(level, &e);
@@ -242,7 +242,7 @@ async fn report(sandesh: &Sandesh, storage: &Storage, host: &str, batch: Vec<Eve
         }
         let node = match &ev.node {
             Some(n) => n.as_ref(),
-            None => match nodes.iter().find(|n| n.uuid == ev.node_uuid).or_else(|| snapshot_near(&batch, i)) {
+            None => match nodes.iter().find(|n| n.uuid == ev.node_uuid) {
                 Some(n) => n,
                 None => continue,
             },
@@ -250,15 +250,6 @@ async fn report(sandesh: &Sandesh, storage: &Storage, host: &str, batch: Vec<Eve
         // A change with no notification of its own leaves the last cause.
         sandesh.node(node, &ports, &cause.unwrap_or_default());
     }
-}
-
-/// A snapshot of event `i`'s node carried by another event of the batch:
-/// the latest before it, else the first after it (a node deleted before
-/// the batch was read is known only from its delete event).
-fn snapshot_near(batch: &[Event], i: usize) -> Option<&Node> {
-    let id = &batch[i].node_uuid;
-    let same = |e: &&Event| e.node_uuid == *id && e.node.is_some();
-    batch[..i].iter().rev().find(same).or_else(|| batch[i + 1..].iter().find(same)).and_then(|e| e.node.as_deref())
 }
 
 /// The ports of each event's node as they were right after that event.
@@ -351,16 +342,5 @@ mod tests {
         let n1: Vec<Vec<&str>> = [0, 1, 2, 3, 4, 6].iter().map(|&i| uuids(&at[i])).collect();
         assert_eq!(n1, vec![vec!["a"], vec!["a", "b"], vec!["a", "b"], vec!["b"], vec!["b"], vec![]]);
         assert_eq!(uuids(&at[5]), vec!["b"], "the moved port, seen from its new node");
-    }
-
-    #[test]
-    fn a_port_event_borrows_a_node_snapshot_of_the_batch() {
-        let node = Node::new("n1", "fake-hardware", chrono::Utc::now().naive_utc());
-        let batch = vec![
-            Event::port(None, EventKind::PortDeleted { port: port("a", "n1") }),
-            Event::of(&node, EventKind::Node { action: NodeAction::Delete, prior_updated_at: None }),
-        ];
-        assert_eq!(snapshot_near(&batch, 0).map(|n| n.uuid.as_str()), Some("n1"));
-        assert!(snapshot_near(&batch[..1], 0).is_none());
     }
 }
