@@ -4,6 +4,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod common;
 pub mod config;
+pub mod console;
 pub mod drivers;
 pub mod engine;
 pub mod reporters;

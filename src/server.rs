@@ -238,6 +238,7 @@ impl Prepared {
         let cfg = Arc::new(self.config);
         let identity_url = cfg.catalog_url(ServiceKind::Identity);
         let identity_state = Arc::new(api::identity::IdentityState::new(&cfg));
+        let console = Arc::new(crate::console::Console::new(&cfg.public_url(ServiceKind::Identity))?);
         let baremetal_state = Arc::new(api::baremetal::BaremetalState::new(&cfg, self.engine.clone()));
         actix_web::rt::spawn(self.worker.run());
         actix_web::rt::spawn(self.engine.clone().run_instances());
@@ -260,6 +261,7 @@ impl Prepared {
             let max_body = cfg.max_json_body;
             let identity_url = identity_url.clone();
             let identity_state = identity_state.clone();
+            let console = console.clone();
             let baremetal_state = baremetal_state.clone();
             let image_state = image_state.clone();
             let network_state = network_state.clone();
@@ -278,6 +280,7 @@ impl Prepared {
                         .wrap(TracingLogger::default())
                         .wrap(Condition::new(metrics_on, timing.clone()))
                         .configure(|c| api::identity::configure(c, identity_state.clone()))
+                        .configure(|c| crate::console::configure(c, console.clone()))
                 })
                 .workers(workers)
                 .shutdown_timeout(10)

@@ -33,9 +33,12 @@ fn default_message(status: StatusCode) -> &'static str {
 /// service's own JSON envelope, keeping their status and headers.
 pub fn json_errors<B: MessageBody + 'static>(render: fn(StatusCode, &str) -> Value) -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(move |res: ServiceResponse<B>| {
-        let is_json =
-            res.response().headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if is_json {
+        // JSON errors are the handlers' own; HTML ones are the web console's pages
+        let own =
+            res.response().headers().get(CONTENT_TYPE).is_some_and(|v| {
+                v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+            });
+        if own {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();
