@@ -107,6 +107,17 @@ fn versions_and_schemas(s: &TestServer) {
         json!(["pending", "accepted", "rejected"])
     );
     assert_eq!(a.get_json("/v2/schemas/members")["name"], "members");
+    // the metadata definitions catalog holds no namespaces
+    let ns = a.get_json("/v2/schemas/metadefs/namespace");
+    assert_eq!((ns["name"].as_str(), ns["required"].clone()), (Some("namespace"), json!(["namespace"])));
+    assert_eq!(ns["properties"]["visibility"]["enum"], json!(["public", "private"]));
+    assert_eq!(a.get_json("/v2/schemas/metadefs/namespaces")["properties"]["namespaces"]["items"]["name"], "namespace");
+    let listed = a.get_json("/v2/metadefs/namespaces?resource_types=OS::Nova::Flavor");
+    assert_eq!(
+        (listed["namespaces"].clone(), listed["schema"].as_str()),
+        (json!([]), Some("/v2/schemas/metadefs/namespaces"))
+    );
+    assert!(error(a.get("/v2/metadefs/namespaces/OS::Compute::Hypervisor"), 404).contains("OS::Compute::Hypervisor"));
     assert_eq!(a.get_json("/v2/info/import")["import-methods"]["value"], json!(["glance-direct"]));
     assert_eq!(a.get_json("/v2/info/stores")["stores"], json!([{"id": "fs", "default": "true"}]));
     // no token: 401 with Glance's body and WWW-Authenticate

@@ -432,7 +432,108 @@ fn concurrent_creates(s: &TestServer) {
     }
 }
 
-on_both_backends!(deploy_and_delete, create_errors, concurrent_creates, tampered_image);
+/// Server groups (hard anti-affinity admits one placed member: every node is
+/// behind the one compute host), the availability zone, and the usage
+/// report, which keeps a deleted server's hours.
+fn groups_zones_and_usage(s: &TestServer) {
+    let admin = Cloud::new(s, s.admin_token());
+    enrol(&admin, 2);
+    let (iid, fid, nid) = catalog(&admin, &[7u8; 4096]);
+    let (pid, t) = s.project_user("tenant-g", "gina", "member");
+    let g = Cloud::new(s, t);
+    let zones = g.nova_ok(Method::GET, "/os-availability-zone", None);
+    assert_eq!(
+        zones["availabilityZoneInfo"],
+        json!([{"zoneName": "nova", "zoneState": {"available": true}, "hosts": null}])
+    );
+    assert_eq!(g.nova(Method::GET, "/os-availability-zone/detail", None).status(), 403);
+    let detail = admin.nova_ok(Method::GET, "/os-availability-zone/detail", None);
+    assert!(detail["availabilityZoneInfo"][0]["hosts"].as_object().is_some_and(|h| !h.is_empty()), "{detail}");
+
+    let bad =
+        g.nova(Method::POST, "/os-server-groups", Some(json!({"server_group": {"name": "x", "policy": "nearby"}})));
+    assert_eq!(bad.status(), 400);
+    let group = g.nova_ok(
+        Method::POST,
+        "/os-server-groups",
+        Some(json!({"server_group": {"name": "spread", "policy": "anti-affinity"}})),
+    )["server_group"]
+        .clone();
+    let gid = group["id"].as_str().unwrap().to_string();
+    assert_eq!((group["policy"].as_str(), group["members"].clone()), (Some("anti-affinity"), json!([])));
+    let start = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+    let boot = |name: &str| -> String {
+        let r = g.nova(
+            Method::POST,
+            "/servers",
+            Some(json!({"server": {"name": name, "flavorRef": fid, "imageRef": iid, "networks": [{"uuid": nid}]},
+                "os:scheduler_hints": {"group": gid}})),
+        );
+        assert_eq!(r.status(), 202);
+        r.json::<Value>().unwrap()["server"]["id"].as_str().unwrap().to_string()
+    };
+    let first = boot("spread-1");
+    wait_server(&g, &first, "ACTIVE");
+    let second = boot("spread-2");
+    let refused = wait_server(&g, &second, "ERROR");
+    assert!(refused["fault"]["message"].as_str().unwrap().starts_with("No valid host was found"), "{refused}");
+    let shown = g.nova_ok(Method::GET, &format!("/os-server-groups/{gid}"), None);
+    let mut members: Vec<String> =
+        shown["server_group"]["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_string()).collect();
+    members.sort();
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    assert_eq!(members, both);
+    let missing = g.nova(
+        Method::POST,
+        "/servers",
+        Some(json!({"server": {"name": "n", "flavorRef": fid, "imageRef": iid, "networks": [{"uuid": nid}]},
+            "os:scheduler_hints": {"group": "6a8d0e0c-0000-4000-8000-000000000000"}})),
+    );
+    assert_eq!(missing.status(), 404);
+
+    for id in [&first, &second] {
+        assert_eq!(g.nova(Method::DELETE, &format!("/servers/{id}"), None).status(), 204);
+    }
+    for id in [&first, &second] {
+        wait_gone(&g, id);
+    }
+    let end = chrono::Utc::now().naive_utc() + chrono::Duration::minutes(1);
+    let period = format!("start={}&end={}", start.format("%Y-%m-%dT%H:%M:%S"), end.format("%Y-%m-%dT%H:%M:%S"));
+    let usage =
+        g.nova_ok(Method::GET, &format!("/os-simple-tenant-usage/{pid}?{period}"), None)["tenant_usage"].clone();
+    let servers = usage["server_usages"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "deleted servers stay in the report: {usage}");
+    let ran = servers.iter().find(|u| u["instance_id"] == first.as_str()).unwrap();
+    assert_eq!((ran["state"].as_str(), ran["vcpus"].as_i64()), (Some("terminated"), Some(2)));
+    assert!(ran["ended_at"].is_string() && ran["hours"].as_f64().unwrap() > 0.0, "{ran}");
+    let never = servers.iter().find(|u| u["instance_id"] == second.as_str()).unwrap();
+    assert_eq!(never["hours"], 0.0, "a server that never launched used nothing");
+    assert!(usage["total_vcpus_usage"].as_f64().unwrap() > 0.0);
+    assert_eq!(g.nova(Method::GET, &format!("/os-simple-tenant-usage?{period}"), None).status(), 403);
+    let all = admin.nova_ok(Method::GET, &format!("/os-simple-tenant-usage?{period}&detailed=1"), None);
+    assert!(all["tenant_usages"].as_array().unwrap().iter().any(|t| t["tenant_id"] == pid.as_str()), "{all}");
+    let empty = g.nova_ok(
+        Method::GET,
+        &format!("/os-simple-tenant-usage/{pid}?start=2020-01-01T00:00:00&end=2020-01-02T00:00:00"),
+        None,
+    );
+    assert_eq!(empty, json!({"tenant_usage": {}}));
+    assert_eq!(
+        g.nova(
+            Method::GET,
+            &format!("/os-simple-tenant-usage/{pid}?start=2020-01-02T00:00:00&end=2020-01-01T00:00:00"),
+            None
+        )
+        .status(),
+        400
+    );
+
+    assert_eq!(g.nova(Method::DELETE, &format!("/os-server-groups/{gid}"), None).status(), 204);
+    assert_eq!(g.nova(Method::GET, &format!("/os-server-groups/{gid}"), None).status(), 404);
+}
+
+on_both_backends!(deploy_and_delete, create_errors, concurrent_creates, tampered_image, groups_zones_and_usage);
 
 /// A tenant's server's life reaches Contrail analytics as Sandesh object
 /// logs: create start/end/error and delete start/end, keyed by the server

@@ -604,7 +604,7 @@ async fn node_live_block(s: &Session, node: &Value) -> Result<Markup, ApiError> 
             ol.timeline {
                 @for e in &events {
                     li class={"sev-" (str_of(e, "severity").to_ascii_lowercase())} {
-                        time datetime=(str_of(e, "created_at")) { (str_of(e, "created_at").replace('T', " ")) }
+                        time datetime=(str_of(e, "created_at")) { (views::when(str_of(e, "created_at"))) }
                         " " span.muted { (str_of(e, "event_type")) }
                         @if let Some(st) = e["state"].as_str() { " " (badge(st)) }
                         @if let Some(d) = e["duration_seconds"].as_f64() { " " span.muted { (format!("{d:.1} s")) } }

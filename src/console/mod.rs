@@ -51,8 +51,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, console: Arc<Console>) {
             .configure(login::routes)
             .configure(tenant::routes)
             .configure(admin::routes)
-            .default_service(web::to(not_found)),
+            .default_service(web::to(not_found))
+            .wrap(actix_web::middleware::from_fn(redirects_are_not_errors)),
     );
+}
+
+/// "Sign in first" is a redirect, not a failure: it leaves the request log
+/// as a plain 303 rather than an error.
+async fn redirects_are_not_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    if res.response().error().is_none() || !res.status().is_redirection() {
+        return Ok(res);
+    }
+    let (req, old) = res.into_parts();
+    let mut plain = HttpResponse::new(old.status());
+    *plain.headers_mut() = old.headers().clone();
+    Ok(actix_web::dev::ServiceResponse::new(req, plain.set_body(old.into_body())))
 }
 
 async fn home() -> HttpResponse {

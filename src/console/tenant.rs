@@ -129,7 +129,7 @@ fn server_row(sv: &Value) -> Markup {
             }
             td { (flavor) }
             td.addresses { @for a in &addresses { span { (a) } br; } }
-            td { time datetime=(sv["created"].as_str().unwrap_or_default()) { (sv["created"].as_str().unwrap_or_default().replace('T', " ").trim_end_matches('Z')) } }
+            td { time datetime=(sv["created"].as_str().unwrap_or_default()) { (views::when(sv["created"].as_str().unwrap_or_default())) } }
             td { @if task != Some("deleting") { a.button.danger href={"/ui/servers/" (id) "/delete"} aria-label={"Delete " (name)} { "Delete" } } }
         }
     }

@@ -142,6 +142,13 @@ pub fn url_encode(s: &str) -> String {
 }
 
 /// A size in MiB for people.
+/// An API timestamp (`2026-12-04T19:26:47.061064+00:00`, `…Z`) as a
+/// reader wants it: `2026-12-04 19:26:47`.
+pub fn when(ts: &str) -> String {
+    let end = ts.find(['.', '+', 'Z']).unwrap_or(ts.len());
+    ts[..end].replacen('T', " ", 1)
+}
+
 pub fn mib(m: i64) -> String {
     if m >= 1024 && m % 1024 == 0 { format!("{} GiB", m / 1024) } else { format!("{m} MiB") }
 }
@@ -160,6 +167,13 @@ pub fn bytes(b: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_read_to_the_second() {
+        assert_eq!(when("2026-12-04T19:26:47.061064+00:00"), "2026-12-04 19:26:47");
+        assert_eq!(when("2026-12-04T19:26:42Z"), "2026-12-04 19:26:42");
+        assert_eq!(when(""), "");
+    }
 
     #[test]
     fn sizes_and_encoding() {

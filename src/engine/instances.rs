@@ -463,6 +463,27 @@ pub fn detach_interface(c: &mut DbConn, uuid: &str, port: &str, push: bool) -> S
 }
 
 /// Claims a node for a building server, in one transaction.
+/// Whether the server's group lets it be placed. Every node sits behind the
+/// one compute host, so (as in Nova with a single Ironic compute service)
+/// affinity always holds and hard anti-affinity admits only
+/// `max_server_per_host` (default 1) placed members; soft policies never refuse.
+fn group_admits(c: &mut DbConn, server_uuid: &str) -> StorageResult<bool> {
+    use crate::storage::server_groups as groups;
+    let Some(gid) = groups::group_of(c, server_uuid)? else { return Ok(true) };
+    let g = groups::group(c, &gid)?;
+    if g.policy != "anti-affinity" {
+        return Ok(true);
+    }
+    let max = serde_json::from_str::<Value>(&g.rules).ok().and_then(|r| r["max_server_per_host"].as_i64()).unwrap_or(1);
+    let mut placed = 0;
+    for m in groups::members(c, &gid)? {
+        if m != server_uuid && db::server(c, &m).is_ok_and(|o| o.node_uuid.is_some()) {
+            placed += 1;
+        }
+    }
+    Ok(placed < max)
+}
+
 fn claim(c: &mut DbConn, uuid: &str) -> StorageResult<Claim> {
     let mut s = match db::server(c, uuid) {
         Ok(s) => s,
@@ -471,6 +492,9 @@ fn claim(c: &mut DbConn, uuid: &str) -> StorageResult<Claim> {
     };
     if s.vm_state != "building" || s.node_uuid.is_some() || s.task_state.as_deref() == Some("deleting") {
         return Ok(Claim::Nothing);
+    }
+    if !group_admits(c, &s.uuid)? {
+        return Ok(Claim::NoHost);
     }
     let flavor: Value = serde_json::from_str(&s.flavor).unwrap_or_default();
     let specs = flavor["extra_specs"].as_object().cloned().unwrap_or_default();

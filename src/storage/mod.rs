@@ -30,6 +30,7 @@ pub mod inspection;
 pub mod network;
 mod schema;
 pub mod security_groups;
+pub mod server_groups;
 pub mod servers;
 pub mod steps;
 pub mod volume;

@@ -38,6 +38,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    server_usage (uuid) {
+        uuid -> Text,
+        project_id -> Text,
+        name -> Text,
+        flavor -> Text,
+        created_at -> Timestamp,
+        launched_at -> Nullable<Timestamp>,
+        terminated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     compute_quotas (project_id, resource) {
         project_id -> Text,
         resource -> Text,
@@ -98,9 +110,98 @@ pub fn server_update(c: &mut DbConn, s: &Server) -> StorageResult<()> {
     Ok(())
 }
 
+/// Removes a server, keeping what it used for the usage report.
 pub fn server_delete(c: &mut DbConn, uuid: &str) -> StorageResult<()> {
+    let Some(s) = servers::table.filter(servers::uuid.eq(uuid)).select(Server::as_select()).first(c).optional()? else {
+        return Ok(());
+    };
+    diesel::delete(server_usage::table.filter(server_usage::uuid.eq(uuid))).execute(c)?;
+    diesel::insert_into(server_usage::table)
+        .values((
+            server_usage::uuid.eq(&s.uuid),
+            server_usage::project_id.eq(&s.project_id),
+            server_usage::name.eq(&s.name),
+            server_usage::flavor.eq(&s.flavor),
+            server_usage::created_at.eq(s.created_at),
+            server_usage::launched_at.eq(s.launched_at),
+            server_usage::terminated_at.eq(chrono::Utc::now().naive_utc()),
+        ))
+        .execute(c)?;
+    super::server_groups::member_remove(c, uuid)?;
     diesel::delete(servers::table.filter(servers::uuid.eq(uuid))).execute(c)?;
     Ok(())
+}
+
+/// One server's life for the usage report: a live server, or what a deleted
+/// one left behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    pub uuid: String,
+    pub project_id: String,
+    pub name: String,
+    /// JSON, as in `servers.flavor`.
+    pub flavor: String,
+    pub created_at: NaiveDateTime,
+    pub launched_at: Option<NaiveDateTime>,
+    pub terminated_at: Option<NaiveDateTime>,
+    /// `deleted` for a server that is gone.
+    pub vm_state: String,
+}
+
+/// Servers alive at some time in `[start, end)`, of one project or of all,
+/// ordered by creation then id (the order the report pages in).
+pub fn usage_in(
+    c: &mut DbConn,
+    project_id: Option<&str>,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> StorageResult<Vec<UsageRecord>> {
+    let mut live = servers::table.filter(servers::created_at.lt(end)).into_boxed();
+    let mut gone = server_usage::table
+        .filter(server_usage::created_at.lt(end))
+        .filter(server_usage::terminated_at.ge(start))
+        .into_boxed();
+    if let Some(p) = project_id {
+        live = live.filter(servers::project_id.eq(p.to_string()));
+        gone = gone.filter(server_usage::project_id.eq(p.to_string()));
+    }
+    type Row = (String, String, String, String, NaiveDateTime, Option<NaiveDateTime>);
+    let live: Vec<(Row, String)> = live
+        .select((
+            (
+                servers::uuid,
+                servers::project_id,
+                servers::name,
+                servers::flavor,
+                servers::created_at,
+                servers::launched_at,
+            ),
+            servers::vm_state,
+        ))
+        .load(c)?;
+    let gone: Vec<(Row, NaiveDateTime)> = gone
+        .select((
+            (
+                server_usage::uuid,
+                server_usage::project_id,
+                server_usage::name,
+                server_usage::flavor,
+                server_usage::created_at,
+                server_usage::launched_at,
+            ),
+            server_usage::terminated_at,
+        ))
+        .load(c)?;
+    let record = |(uuid, project_id, name, flavor, created_at, launched_at): Row, terminated_at, vm_state| {
+        UsageRecord { uuid, project_id, name, flavor, created_at, launched_at, terminated_at, vm_state }
+    };
+    let mut out: Vec<UsageRecord> = live
+        .into_iter()
+        .map(|(r, state)| record(r, None, state))
+        .chain(gone.into_iter().map(|(r, t)| record(r, Some(t), "deleted".into())))
+        .collect();
+    out.sort_by(|a, b| (a.created_at, &a.uuid).cmp(&(b.created_at, &b.uuid)));
+    Ok(out)
 }
 
 /// What a server list asks for; filters the SQL can apply.

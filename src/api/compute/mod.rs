@@ -1,6 +1,7 @@
 //! Nova v2.1-compatible compute API: the version documents, microversions
 //! 2.1–2.104, flavors (with extra specs and project access), keypairs, and
-//! servers — a bare-metal deploy through the engine — with their quotas.
+//! servers — a bare-metal deploy through the engine — with their quotas,
+//! usage reports and availability zone.
 //!
 //! Routes are registered in [`configure`]: the root document, then every
 //! resource family under `/v2.1` in [`resources`].
@@ -9,8 +10,11 @@ mod error;
 mod flavors;
 mod keypairs;
 mod quotas;
+mod server_groups;
 mod servers;
+mod usage;
 mod versions;
+mod zones;
 
 use std::sync::Arc;
 
@@ -133,6 +137,9 @@ fn resources(cfg: &mut web::ServiceConfig) {
     keypairs::configure(cfg);
     servers::configure(cfg);
     quotas::configure(cfg);
+    usage::configure(cfg);
+    server_groups::configure(cfg);
+    zones::configure(cfg);
 }
 
 fn now() -> chrono::NaiveDateTime {

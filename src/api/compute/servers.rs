@@ -198,7 +198,10 @@ fn render(state: &ComputeState, ctx: &AuthContext, s: &Server, addresses: Value,
     if matches!(st, "ACTIVE" | "BUILD" | "REBUILD") {
         o.insert("progress".into(), json!(if st == "ACTIVE" { 100 } else { 0 }));
     }
-    o.insert("OS-EXT-AZ:availability_zone".into(), json!(s.availability_zone.clone().unwrap_or_else(|| "nova".into())));
+    o.insert(
+        "OS-EXT-AZ:availability_zone".into(),
+        json!(s.availability_zone.clone().unwrap_or_else(|| super::zones::ZONE.into())),
+    );
     o.insert("config_drive".into(), json!(if s.config_drive { "True" } else { "" }));
     o.insert("key_name".into(), json!(s.key_name));
     o.insert(
@@ -634,6 +637,23 @@ fn hostname_of(name: &str) -> String {
     if h.is_empty() { "server".into() } else { h }
 }
 
+/// Takes the scheduler hints (`os:scheduler_hints`, or the older
+/// `OS-SCH-HNT:scheduler_hints`) off a create body, leaving `{"server": …}`.
+fn split_hints(body: &[u8]) -> Result<(Vec<u8>, Map<String, Value>)> {
+    let Ok(Value::Object(mut top)) = serde_json::from_slice::<Value>(body) else {
+        return Ok((body.to_vec(), Map::new()));
+    };
+    let mut hints = Map::new();
+    for key in ["os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"] {
+        match top.remove(key) {
+            None => {}
+            Some(Value::Object(h)) => hints.extend(h),
+            Some(other) => return Err(ComputeError::invalid(key, &other, format!("{other} is not of type 'object'"))),
+        }
+    }
+    Ok((serde_json::to_vec(&Value::Object(top)).unwrap_or_default(), hints))
+}
+
 async fn create(
     req: HttpRequest,
     body: web::Bytes,
@@ -642,6 +662,12 @@ async fn create(
     state: web::Data<ComputeState>,
 ) -> Result<HttpResponse> {
     let _ = req;
+    let (body, hints) = split_hints(&body)?;
+    let group = match hints.get("group") {
+        None => None,
+        Some(Value::String(g)) => Some(g.clone()),
+        Some(g) => return Err(ComputeError::invalid("group", g, format!("{g} is not of type 'string'"))),
+    };
     let obj = body_object(&body, "server")?;
     let name = match obj.get("name") {
         Some(Value::String(s)) if valid_name(s) => s.clone(),
@@ -701,8 +727,8 @@ async fn create(
     };
     let az = str_attr(&obj, "availability_zone", 255)?;
     if let Some(z) = &az
-        && z != "nova"
-        && !z.starts_with("nova:")
+        && z != super::zones::ZONE
+        && !z.starts_with(&format!("{}:", super::zones::ZONE))
     {
         return Err(ComputeError::bad("The requested availability zone is not available"));
     }
@@ -770,9 +796,17 @@ async fn create(
         });
     }
     let p2 = project.clone();
+    let ctx = (*caller).clone();
     let stored = state
         .storage
         .write(move |c| {
+            let group = match &group {
+                Some(id) => match super::server_groups::hinted_group(c, &ctx, id)? {
+                    Ok(g) => Some(g),
+                    Err(e) => return Ok(Err(e)),
+                },
+                None => None,
+            };
             let limits = quota_limits(c, &p2)?;
             let (used_i, used_c, used_r) = db::usage(c, &p2)?;
             // As many as fit, at least min_count.
@@ -804,6 +838,14 @@ async fn create(
             rows.truncate(n.max(0) as usize);
             for r in &rows {
                 db::server_insert(c, r)?;
+                if let Some(g) = &group {
+                    crate::storage::server_groups::member_add(
+                        c,
+                        &g.uuid,
+                        &r.uuid,
+                        super::server_groups::MEMBERS_QUOTA,
+                    )?;
+                }
             }
             Ok(Ok(rows))
         })

@@ -7,6 +7,7 @@ mod error;
 mod images;
 mod info;
 mod members;
+mod metadefs;
 mod schemas;
 mod versions;
 
@@ -89,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ImageState>) {
     versions::configure(cfg);
     schemas::configure(cfg);
     info::configure(cfg);
+    metadefs::configure(cfg);
     data::configure(cfg);
     members::configure(cfg);
     images::configure(cfg);

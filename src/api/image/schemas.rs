@@ -1,4 +1,5 @@
-//! JSON schemas of images and members (`/v2/schemas/...`). glanceclient
+//! JSON schemas of images, members and metadata definitions
+//! (`/v2/schemas/...`). glanceclient
 //! reads the image schema before every command and validates with it.
 
 use std::sync::LazyLock;
@@ -11,6 +12,10 @@ use super::Caller;
 /// The image schema, property for property as Glance serves it.
 pub static IMAGE: LazyLock<Value> =
     LazyLock::new(|| serde_json::from_str(include_str!("schema-image.json")).expect("valid image schema"));
+
+/// The metadata definitions schemas: `namespace` and `resource_type`.
+static METADEFS: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(include_str!("schema-metadefs.json")).expect("valid metadefs schemas"));
 
 static MEMBER: LazyLock<Value> = LazyLock::new(|| {
     json!({
@@ -62,9 +67,29 @@ async fn members(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(collection("members", &MEMBER))
 }
 
+async fn namespace(_: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(&METADEFS["namespace"])
+}
+
+async fn namespaces(_: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(collection("namespaces", &METADEFS["namespace"]))
+}
+
+async fn resource_type(_: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(&METADEFS["resource_type"])
+}
+
+async fn resource_types(_: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(collection("resource_type_associations", &METADEFS["resource_type"]))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v2/schemas/image", web::get().to(image))
         .route("/v2/schemas/images", web::get().to(images))
         .route("/v2/schemas/member", web::get().to(member))
-        .route("/v2/schemas/members", web::get().to(members));
+        .route("/v2/schemas/members", web::get().to(members))
+        .route("/v2/schemas/metadefs/namespace", web::get().to(namespace))
+        .route("/v2/schemas/metadefs/namespaces", web::get().to(namespaces))
+        .route("/v2/schemas/metadefs/resource_type", web::get().to(resource_type))
+        .route("/v2/schemas/metadefs/resource_types", web::get().to(resource_types));
 }

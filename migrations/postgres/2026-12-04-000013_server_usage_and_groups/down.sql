@@ -1,0 +1,3 @@
+DROP TABLE server_group_members;
+DROP TABLE server_groups;
+DROP TABLE server_usage;
