@@ -373,8 +373,7 @@ async fn create_node(s: &Session, node: &Value, ports: &[Value]) -> Result<Strin
 }
 
 async fn enrol(req: HttpRequest, console: web::Data<Console>, f: web::Form<Enrol>) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     let (node, macs) = f.to_node().map_err(UiError::BadRequest)?;
     let ports: Vec<Value> = macs.iter().map(|m| json!({"address": m})).collect();
     match create_node(&s, &node, &ports).await {
@@ -427,8 +426,7 @@ async fn enrol_bulk(
     console: web::Data<Console>,
     f: web::Form<Bulk>,
 ) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     let nodes = parse_inventory(&f.inventory).map_err(UiError::BadRequest)?;
     let mut results = Vec::new();
     for (i, n) in nodes.into_iter().enumerate() {
@@ -630,8 +628,7 @@ async fn node_action(
     id: web::Path<String>,
     f: web::Form<Action>,
 ) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     let (method, path, body) = match f.verb.as_str() {
         v @ ("manage" | "provide" | "inspect" | "abort") => {
             (Method::PUT, format!("/nodes/{id}/states/provision"), Some(json!({"target": v})))
@@ -723,8 +720,7 @@ async fn flavor_create(
     console: web::Data<Console>,
     f: web::Form<NewFlavor>,
 ) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     let num = |k: &str, v: &str| {
         v.trim().parse::<u64>().map_err(|_| UiError::BadRequest(format!("{k} must be a whole number.")))
     };
@@ -750,19 +746,13 @@ async fn flavor_create(
     Ok(see_other("/ui/admin/flavors"))
 }
 
-#[derive(Deserialize)]
-struct Csrf {
-    csrf: String,
-}
-
 async fn flavor_delete(
     req: HttpRequest,
     console: web::Data<Console>,
     id: web::Path<String>,
-    f: web::Form<Csrf>,
+    f: web::Form<session::CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     s.cloud.call(Service::Compute, Method::DELETE, &format!("/flavors/{id}"), None).await?;
     Ok(see_other("/ui/admin/flavors"))
 }

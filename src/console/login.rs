@@ -98,12 +98,11 @@ async fn submit(
     }
 }
 
-#[derive(Deserialize)]
-struct Csrf {
-    csrf: String,
-}
-
-async fn logout(req: HttpRequest, console: web::Data<Console>, f: web::Form<Csrf>) -> Result<HttpResponse, UiError> {
+async fn logout(
+    req: HttpRequest,
+    console: web::Data<Console>,
+    f: web::Form<session::CsrfForm>,
+) -> Result<HttpResponse, UiError> {
     session::check_csrf(&req, &f.csrf)?;
     for name in [TOKEN_COOKIE, SYSTEM_COOKIE] {
         if let Some(c) = req.cookie(name).filter(|c| !c.value().is_empty()) {

@@ -112,6 +112,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A form that carries nothing but its CSRF value.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// The signed-in user behind a posted form, after its CSRF check.
+pub async fn posted(req: &HttpRequest, console: &Console, csrf: &str) -> Result<Session, UiError> {
+    check_csrf(req, csrf)?;
+    current(req, console).await
+}
+
 /// The signed-in user of a request, or a redirect to the login page.
 pub async fn current(req: &HttpRequest, console: &Console) -> Result<Session, UiError> {
     let login = || UiError::Login(req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default());
@@ -134,15 +146,20 @@ pub async fn current(req: &HttpRequest, console: &Console) -> Result<Session, Ui
     Ok(from_token(console, token, system, &body["token"], csrf))
 }
 
-async fn validate(console: &Console, token: &str) -> Result<Value, ApiError> {
+/// A token's own call on itself: validate (GET) or revoke (DELETE).
+async fn on_own_token(console: &Console, method: reqwest::Method, token: &str) -> Result<Value, ApiError> {
     let r = console
         .http
-        .get(format!("{}/v3/auth/tokens", console.identity))
+        .request(method, format!("{}/v3/auth/tokens", console.identity))
         .header("X-Auth-Token", token)
         .header("X-Subject-Token", token)
         .send()
         .await;
     answer(r).await
+}
+
+async fn validate(console: &Console, token: &str) -> Result<Value, ApiError> {
+    on_own_token(console, reqwest::Method::GET, token).await
 }
 
 fn from_token(console: &Console, token: String, system_token: Option<String>, t: &Value, csrf: String) -> Session {
@@ -228,14 +245,7 @@ async fn issue(console: &Console, body: Value) -> Result<String, ApiError> {
 
 /// Revokes the session's token.
 pub async fn sign_out(console: &Console, token: &str) {
-    let r = console
-        .http
-        .delete(format!("{}/v3/auth/tokens", console.identity))
-        .header("X-Auth-Token", token)
-        .header("X-Subject-Token", token)
-        .send()
-        .await;
-    if let Err(e) = answer(r).await {
+    if let Err(e) = on_own_token(console, reqwest::Method::DELETE, token).await {
         tracing::warn!(status = e.status, message = %e.message, "console sign-out: the token was not revoked");
     }
 }

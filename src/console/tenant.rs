@@ -160,19 +160,13 @@ async fn confirm_delete(
     )))
 }
 
-#[derive(Deserialize)]
-struct Csrf {
-    csrf: String,
-}
-
 async fn delete(
     req: HttpRequest,
     console: web::Data<Console>,
     id: web::Path<String>,
-    f: web::Form<Csrf>,
+    f: web::Form<session::CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     let sv = s.cloud.get(Service::Compute, &format!("/servers/{id}")).await?;
     let name = sv["server"]["name"].as_str().unwrap_or_default().to_string();
     s.cloud.call(Service::Compute, Method::DELETE, &format!("/servers/{id}"), None).await?;
@@ -328,8 +322,7 @@ async fn deploy_form(req: HttpRequest, console: web::Data<Console>) -> Result<Ht
 }
 
 async fn deploy(req: HttpRequest, console: web::Data<Console>, f: web::Form<Deploy>) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     let name = if f.name.trim().is_empty() {
         use rand::Rng;
         format!("bms-{:04x}", rand::thread_rng().r#gen::<u16>())

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Csrf, see_other, str_of};
+use super::{see_other, str_of};
 use crate::console::Console;
 use crate::console::client::{ApiError, Service, answer};
 use crate::console::error::UiError;
@@ -174,10 +174,9 @@ async fn delete(
     req: HttpRequest,
     console: web::Data<Console>,
     path: web::Path<Id>,
-    f: web::Form<Csrf>,
+    f: web::Form<session::CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    session::check_csrf(&req, &f.csrf)?;
-    let s = session::current(&req, &console).await?;
+    let s = session::posted(&req, &console, &f.csrf).await?;
     s.cloud.call(Service::Image, Method::DELETE, &format!("/images/{}", path.id), None).await?;
     Ok(see_other("/ui/admin/images"))
 }
