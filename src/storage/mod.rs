@@ -35,6 +35,7 @@ pub mod servers;
 pub mod steps;
 pub mod volume;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,6 +88,8 @@ impl From<diesel::result::Error> for StorageError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StorageError::Unavailable(info.message().to_string())
             }
+            // a connection lost inside a transaction
+            Error::BrokenTransactionManager => StorageError::Unavailable("the database connection was lost".into()),
             other => StorageError::Database(other.to_string()),
         }
     }
@@ -115,6 +118,11 @@ fn found<T>(r: diesel::QueryResult<T>, kind: &'static str, id: &str) -> StorageR
     }
 }
 
+/// While the database is unreachable: how often a caller may try for a new
+/// connection, and how long it waits.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A pool of connections to one database, SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct Storage {
@@ -123,6 +131,11 @@ pub struct Storage {
     /// SQLite allows one writer at a time; serialising writers in-process
     /// avoids SQLITE_BUSY storms. PostgreSQL needs no such lock.
     sqlite_writer: Arc<Mutex<()>>,
+    /// When the last checkout failed (ms since the epoch; 0: it did not):
+    /// the database is unreachable.
+    down_since: Arc<AtomicU64>,
+    /// While it is down, one caller at a time waits for a new connection.
+    probing: Arc<AtomicBool>,
 }
 
 impl Storage {
@@ -136,13 +149,47 @@ impl Storage {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(2))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        Ok(Storage { pool, backend, sqlite_writer: Arc::new(Mutex::new(())) })
+        Ok(Storage {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
+            down_since: Arc::new(AtomicU64::new(0)),
+            probing: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A pooled connection. While the database is unreachable, callers get
+    /// their 503 at once instead of each waiting out the pool's timeout:
+    /// at most one caller per [`PROBE_EVERY`] waits (briefly) for a new
+    /// connection.
+    fn conn(&self) -> StorageResult<r2d2::PooledConnection<conn::Manager>> {
+        let now =
+            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
+        let since = self.down_since.load(Ordering::Acquire);
+        if since == 0 {
+            return self.pool.get().map_err(|e| {
+                self.down_since.store(now(), Ordering::Release);
+                e.into()
+            });
+        }
+        if let Some(c) = self.pool.try_get() {
+            self.down_since.store(0, Ordering::Release);
+            return Ok(c);
+        }
+        let unreachable = || StorageError::Unavailable("the database is unreachable".into());
+        if now().saturating_sub(since) < PROBE_EVERY.as_millis() as u64 || self.probing.swap(true, Ordering::AcqRel) {
+            return Err(unreachable());
+        }
+        let got = self.pool.get_timeout(PROBE_TIMEOUT);
+        self.down_since.store(if got.is_ok() { 0 } else { now() }, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
+        got.map_err(|_| unreachable())
     }
 
     /// Applies every pending migration of this backend.
@@ -162,9 +209,9 @@ impl Storage {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> StorageResult<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let this = self.clone();
         blocking(move || {
-            let mut c = pool.get()?;
+            let mut c = this.conn()?;
             f(&mut c)
         })
         .await
@@ -186,7 +233,7 @@ impl Storage {
     where
         F: FnOnce(&mut DbConn) -> StorageResult<T>,
     {
-        let mut c = self.pool.get()?;
+        let mut c = self.conn()?;
         let _guard = match self.backend {
             Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
@@ -200,7 +247,7 @@ impl Storage {
     where
         F: FnOnce(&mut DbConn) -> StorageResult<T>,
     {
-        let mut c = self.pool.get()?;
+        let mut c = self.conn()?;
         f(&mut c)
     }
 }
