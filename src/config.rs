@@ -393,7 +393,11 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     pub metrics: MetricsConfig,
     /// This process's conductor name (node `reservation`, `/v1/conductors`).
+    /// Every process sharing a database needs its own.
     pub conductor_name: Option<String>,
+    /// How long after its last heartbeat (every 10 s) a conductor counts as
+    /// dead: its nodes' work is then taken over by a live one.
+    pub heartbeat_timeout_s: u64,
     /// Key sealing BMC credentials in the database: base64 of 32 bytes.
     /// Unset: `<data_dir>/secrets.key` (made on first start). Processes
     /// sharing one database must share this key.
@@ -434,6 +438,7 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             metrics: MetricsConfig::default(),
             conductor_name: None,
+            heartbeat_timeout_s: 60,
             secrets_key: None,
         }
     }

@@ -402,10 +402,8 @@ impl Prepared {
         }
         let keys = self.auth.keys.clone();
         let storage = self.storage.clone();
-        let host = self.engine.host().to_string();
         let token_cfg = cfg.token.clone();
         let housekeeping = actix_web::rt::spawn(async move {
-            // Conductors count as alive for 60 s after their last heartbeat.
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(10));
             loop {
                 tick.tick().await;
@@ -422,9 +420,31 @@ impl Prepared {
                 if let Err(e) = storage.write(move |c| crate::storage::identity::revocations_purge(c, now)).await {
                     tracing::warn!(error = %e, "revocation purge failed");
                 }
-                let (s, h) = (storage.clone(), host.clone());
-                if let Ok(Err(e)) = web::block(move || register_conductor(&s, &h)).await {
-                    tracing::warn!(error = %e, "conductor heartbeat failed");
+            }
+        });
+        // The heartbeat (three per timeout, at most every 10 s), and the
+        // takeover of nodes whose conductor stopped heartbeating.
+        let engine = self.engine.clone();
+        let storage = self.storage.clone();
+        let heartbeat_timeout = Duration::from_secs(cfg.heartbeat_timeout_s.max(1));
+        let beat = (heartbeat_timeout / 3).clamp(Duration::from_millis(500), Duration::from_secs(10));
+        let takeover = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(beat.min(Duration::from_secs(2)));
+            let mut last_beat: Option<std::time::Instant> = None;
+            loop {
+                tick.tick().await;
+                if last_beat.is_none_or(|t| t.elapsed() >= beat) {
+                    let (s, h) = (storage.clone(), engine.host().to_string());
+                    match web::block(move || register_conductor(&s, &h)).await {
+                        Ok(Ok(())) => last_beat = Some(std::time::Instant::now()),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "conductor heartbeat failed"),
+                        Err(e) => tracing::warn!(error = %e, "conductor heartbeat failed"),
+                    }
+                }
+                match engine.take_over_dead(heartbeat_timeout).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(nodes = n, "took over the nodes of a dead conductor"),
+                    Err(e) => tracing::debug!(error = %e, "dead-conductor check failed"),
                 }
             }
         });
@@ -434,6 +454,7 @@ impl Prepared {
         });
         let results = futures_util::future::join_all(servers).await;
         housekeeping.abort();
+        takeover.abort();
         if let Some(task) = contrail_push {
             task.abort();
         }

@@ -763,6 +763,21 @@ impl Engine {
         self.inner.storage.write(move |c| bm::node_release(c, &id, &host)).await
     }
 
+    /// Takes over the work of conductors silent for longer than `timeout`:
+    /// their nodes become this process's and their transitions go on from
+    /// the state they were left in. Returns how many nodes were taken.
+    pub async fn take_over_dead(&self, timeout: std::time::Duration) -> Result<usize, StorageError> {
+        let me = self.host().to_string();
+        let dead_before = now() - chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::seconds(60));
+        let taken = self.inner.storage.write(move |c| bm::take_over_from_dead(c, &me, dead_before)).await?;
+        for n in &taken {
+            let job = if n.target_power_state.is_some() { Job::Power } else { Job::Provision };
+            tracing::warn!(node = %n.uuid, state = %n.provision_state, "taking over the work of a dead conductor");
+            let _ = self.inner.queue.send((n.uuid.clone(), job));
+        }
+        Ok(taken.len())
+    }
+
     /// Finds the work a previous run of this process left unfinished.
     pub fn resume_interrupted(&self) -> anyhow::Result<usize> {
         let host = self.host().to_string();

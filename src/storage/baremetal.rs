@@ -656,6 +656,36 @@ pub fn history_list(c: &mut DbConn, node_uuid: &str, page: &Page) -> StorageResu
     Ok(q.order(order_by("node_history", page.sort, page.desc)).limit(page.limit).load(c)?)
 }
 
+/// Takes over, for `me`, the nodes reserved by conductors whose last
+/// heartbeat is older than `dead_before`, and marks those conductors
+/// offline. Each node moves with a compare-and-set on its reservation, so
+/// of several live conductors exactly one gets it.
+pub fn take_over_from_dead(c: &mut DbConn, me: &str, dead_before: NaiveDateTime) -> StorageResult<Vec<Node>> {
+    let dead: Vec<String> = conductors::table
+        .filter(conductors::updated_at.lt(dead_before))
+        .filter(conductors::hostname.ne(me))
+        .select(conductors::hostname)
+        .load(c)?;
+    if dead.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(conductors::table.filter(conductors::hostname.eq_any(&dead)))
+        .set(conductors::online.eq(false))
+        .execute(c)?;
+    let orphans: Vec<(String, Option<String>)> =
+        nodes::table.filter(nodes::reservation.eq_any(&dead)).select((nodes::uuid, nodes::reservation)).load(c)?;
+    let mut taken = Vec::new();
+    for (uuid, owner) in orphans {
+        let moved = diesel::update(nodes::table.filter(nodes::uuid.eq(&uuid)).filter(nodes::reservation.eq(owner)))
+            .set(nodes::reservation.eq(me))
+            .execute(c)?;
+        if moved == 1 {
+            taken.push(node(c, &uuid)?);
+        }
+    }
+    Ok(taken)
+}
+
 /// Registers (or refreshes) a conductor.
 pub fn conductor_upsert(c: &mut DbConn, cond: &Conductor) -> StorageResult<()> {
     let exists: i64 = conductors::table.filter(conductors::hostname.eq(&cond.hostname)).count().get_result(c)?;

@@ -13,10 +13,6 @@ use crate::common::policy::Rule;
 use crate::drivers::{HARDWARE_TYPES, HardwareInfo, INTERFACE_KINDS};
 use crate::storage::baremetal::{self as bm, Conductor};
 
-/// A conductor is alive while it heartbeats within this many seconds
-/// (`[conductor]heartbeat_timeout`).
-const HEARTBEAT_TIMEOUT: i64 = 60;
-
 /// The microversion that shows an interface kind in driver details.
 fn kind_version(kind: &str) -> u16 {
     match kind {
@@ -256,7 +252,8 @@ const CONDUCTOR_FIELDS: [&str; 7] =
 
 fn alive(state: &BaremetalState, c: &Conductor) -> bool {
     // This process is alive by definition; others by their heartbeat.
-    let fresh = chrono::Utc::now().naive_utc().signed_duration_since(c.updated_at).num_seconds() <= HEARTBEAT_TIMEOUT;
+    let fresh =
+        chrono::Utc::now().naive_utc().signed_duration_since(c.updated_at).num_seconds() <= state.heartbeat_timeout_s;
     c.online && (fresh || c.hostname == state.engine.host())
 }
 

@@ -44,6 +44,8 @@ pub struct BaremetalState {
     pub contrail_push: bool,
     /// What `/v1/continue_inspection` does with unknown servers.
     pub discovery: crate::engine::discovery::DiscoverySettings,
+    /// Seconds after its last heartbeat a conductor is no longer alive.
+    pub heartbeat_timeout_s: i64,
 }
 
 impl BaremetalState {
@@ -57,6 +59,7 @@ impl BaremetalState {
             resource_class: d.resource_class.clone(),
         };
         BaremetalState {
+            heartbeat_timeout_s: cfg.heartbeat_timeout_s as i64,
             base: cfg.public_url(ServiceKind::Baremetal),
             engine,
             max_limit: 1000,
