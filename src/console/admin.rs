@@ -219,15 +219,20 @@ async fn node_rows(s: &Session, f: &Filter) -> Result<Markup, ApiError> {
 
 // ---- enrolment --------------------------------------------------------------
 
-async fn enrol_form(req: HttpRequest, console: web::Data<Console>) -> Result<HttpResponse, UiError> {
-    let s = admin(&req, &console).await?;
+/// The hardware types the bare-metal API serves.
+async fn driver_names(s: &Session) -> Result<Vec<String>, ApiError> {
     let drivers = s.cloud.get(Service::Baremetal, "/drivers").await?;
-    let names: Vec<String> = drivers["drivers"]
+    Ok(drivers["drivers"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|d| d["name"].as_str().map(str::to_string))
-        .collect();
+        .collect())
+}
+
+async fn enrol_form(req: HttpRequest, console: web::Data<Console>) -> Result<HttpResponse, UiError> {
+    let s = admin(&req, &console).await?;
+    let names = driver_names(&s).await?;
     Ok(views::ok(enrol_page(&s, &names, &Enrol::default(), None)))
 }
 
@@ -379,13 +384,7 @@ async fn enrol(req: HttpRequest, console: web::Data<Console>, f: web::Form<Enrol
     match create_node(&s, &node, &ports).await {
         Ok(id) => Ok(see_other(&format!("/ui/admin/nodes/{id}?enrolled=1"))),
         Err(e) if e.status == 400 || e.status == 409 => {
-            let drivers = s.cloud.get(Service::Baremetal, "/drivers").await?;
-            let names: Vec<String> = drivers["drivers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d["name"].as_str().map(str::to_string))
-                .collect();
+            let names = driver_names(&s).await?;
             let status =
                 actix_web::http::StatusCode::from_u16(e.status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
             Ok(views::html(status, enrol_page(&s, &names, &f, Some(&e.message))))
