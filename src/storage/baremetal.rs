@@ -661,8 +661,10 @@ pub fn history_list(c: &mut DbConn, node_uuid: &str, page: &Page) -> StorageResu
 /// offline. Each node moves with a compare-and-set on its reservation, so
 /// of several live conductors exactly one gets it.
 pub fn take_over_from_dead(c: &mut DbConn, me: &str, dead_before: NaiveDateTime) -> StorageResult<Vec<Node>> {
+    // a conductor found dead once is offline: later checks only read
     let dead: Vec<String> = conductors::table
         .filter(conductors::updated_at.lt(dead_before))
+        .filter(conductors::online.eq(true))
         .filter(conductors::hostname.ne(me))
         .select(conductors::hostname)
         .load(c)?;

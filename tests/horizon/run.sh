@@ -26,30 +26,24 @@ cp "$PLUGIN/enabled/_2200_ironic.py" "$SITE/local/enabled/_2200_ironic.py"
 BIN="$ROOT/target/debug/ironbark"
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --quiet)
 WORK=$(mktemp -d /tmp/ironbark-horizon.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-declare -A PORT
-for s in IDENTITY BAREMETAL COMPUTE IMAGE NETWORK CONTRAIL HORIZON; do PORT[$s]=$(free_port); done
-export ADMIN_PASSWORD=horizon-admin
-env IRONBARK_DATA_DIR="$WORK/data" IRONBARK_ADMIN_PASSWORD="$ADMIN_PASSWORD" IRONBARK_FAKE__DELAY_MS=100 \
-  IRONBARK_IDENTITY_PORT="${PORT[IDENTITY]}" IRONBARK_BAREMETAL_PORT="${PORT[BAREMETAL]}" \
-  IRONBARK_COMPUTE_PORT="${PORT[COMPUTE]}" IRONBARK_IMAGE_PORT="${PORT[IMAGE]}" \
-  IRONBARK_NETWORK_PORT="${PORT[NETWORK]}" IRONBARK_CONTRAIL_PORT="${PORT[CONTRAIL]}" \
-  "$BIN" serve > "$WORK/ironbark.log" 2>&1 &
-PIDS=($!)
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# shared with the benchmarks: free ports, start, wait, stop
+source "$ROOT/bench/lib.sh"
+export ADMIN_PASSWORD=horizon-admin IRONBARK_ADMIN_PASSWORD=horizon-admin
+HZ_PID=""
+cleanup() { [ -n "$HZ_PID" ] && kill "$HZ_PID" 2>/dev/null; stop_ironbark; }
 trap cleanup EXIT
-IDENTITY_URL="http://127.0.0.1:${PORT[IDENTITY]}"
-for _ in $(seq 1 150); do curl -fsS "$IDENTITY_URL/v3" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fsS "$IDENTITY_URL/v3" >/dev/null || { echo "ironbark did not start:"; cat "$WORK/ironbark.log"; exit 1; }
+start_ironbark "$WORK/data" IRONBARK_FAKE__DELAY_MS=100
+IDENTITY_URL="$ID_URL"
 "$VENV/bin/python" "$HERE/setup_cloud.py" "$IDENTITY_URL" "$ADMIN_PASSWORD"
 
 export DJANGO_SETTINGS_MODULE=openstack_dashboard.settings IRONBARK_IDENTITY_URL="$IDENTITY_URL" \
   HORIZON_STATIC_ROOT="$WORK/static" HORIZON_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" PYTHONWARNINGS=ignore
 "$VENV/bin/django-admin" collectstatic --noinput -v0
 "$VENV/bin/django-admin" compress --force -v0
-HORIZON_URL="http://127.0.0.1:${PORT[HORIZON]}"
-"$VENV/bin/django-admin" runserver "127.0.0.1:${PORT[HORIZON]}" --insecure --noreload > "$WORK/horizon.log" 2>&1 &
-PIDS+=($!)
+HORIZON_PORT=$(free_ports 1)
+HORIZON_URL="http://127.0.0.1:$HORIZON_PORT"
+"$VENV/bin/django-admin" runserver "127.0.0.1:$HORIZON_PORT" --insecure --noreload > "$WORK/horizon.log" 2>&1 &
+HZ_PID=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "$HORIZON_URL/auth/login/" 2>/dev/null && break; sleep 0.3; done
 curl -fsS -o /dev/null "$HORIZON_URL/auth/login/" || { echo "Horizon did not start:"; cat "$WORK/horizon.log"; exit 1; }
 

@@ -18,24 +18,13 @@ bash "$HERE/install.sh"
 BIN="$ROOT/target/debug/ironbark"
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --quiet)
 WORK=$(mktemp -d /tmp/ironbark-ui.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-declare -A PORT
-for s in IDENTITY BAREMETAL COMPUTE IMAGE NETWORK CONTRAIL; do PORT[$s]=$(free_port); done
-export ADMIN_PASSWORD=console-admin
+# shared with the benchmarks: free ports, start, wait, stop
+source "$ROOT/bench/lib.sh"
+export ADMIN_PASSWORD=console-admin IRONBARK_ADMIN_PASSWORD=console-admin
+trap stop_ironbark EXIT
 # 300 ms per fake hardware step, so BUILD and cleaning are seen in the pages
-env IRONBARK_DATA_DIR="$WORK/data" IRONBARK_ADMIN_PASSWORD="$ADMIN_PASSWORD" IRONBARK_FAKE__DELAY_MS=300 \
-  IRONBARK_IDENTITY_PORT="${PORT[IDENTITY]}" IRONBARK_BAREMETAL_PORT="${PORT[BAREMETAL]}" \
-  IRONBARK_COMPUTE_PORT="${PORT[COMPUTE]}" IRONBARK_IMAGE_PORT="${PORT[IMAGE]}" \
-  IRONBARK_NETWORK_PORT="${PORT[NETWORK]}" IRONBARK_CONTRAIL_PORT="${PORT[CONTRAIL]}" \
-  "$BIN" serve > "$WORK/ironbark.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
-export IDENTITY_URL="http://127.0.0.1:${PORT[IDENTITY]}"
-for _ in $(seq 1 150); do
-  curl -fsS "$IDENTITY_URL/v3" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "$IDENTITY_URL/v3" >/dev/null || { echo "ironbark did not start:"; cat "$WORK/ironbark.log"; exit 1; }
+start_ironbark "$WORK/data" IRONBARK_FAKE__DELAY_MS=300 IRONBARK_LOG=info
+export IDENTITY_URL="$ID_URL"
 
 # a small raw disk image to publish
 head -c 4194304 /dev/urandom > "$WORK/ubuntu-24.04-baremetal.raw"
@@ -43,6 +32,6 @@ if IMAGE_FILE="$WORK/ubuntu-24.04-baremetal.raw" SHOTS="$SHOTS" FAILURES="$WORK"
   rm -rf "$WORK"
 else
   echo "the browser test failed; failure screenshots in $WORK; ironbark's log:"
-  tail -50 "$WORK/ironbark.log"
+  tail -50 "$WORK/data.log"
   exit 1
 fi
