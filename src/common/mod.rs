@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod microversion;
+pub mod openapi;
 pub mod policy;
 pub mod request_id;
 pub mod secrets;

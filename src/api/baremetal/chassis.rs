@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::ports::{
     SYSTEM_MEMBER, carried, check_uuid, collection, links, now, only_keys, opt_object, opt_string, optional,
     parse_detail, patch_roots, require_system, schema, strip_json_suffix,
@@ -13,6 +14,7 @@ use super::{
     Api, BaremetalState, Paging, Query, apply_patch, body_object, json_text, only_params, parse_fields, select_fields,
     ts, ts_opt,
 };
+use crate::common::openapi::Routes;
 use crate::common::policy::Rule;
 use crate::storage::baremetal::{self as bm, Chassis};
 
@@ -42,6 +44,44 @@ fn chassis_json(base: &str, ch: &Chassis) -> Map<String, Value> {
     m.insert("links".into(), links(base, "chassis", &ch.uuid));
     m.insert("nodes".into(), json!([links(base, "chassis", &format!("{}/nodes", ch.uuid))]));
     m
+}
+
+/// A chassis: a group of nodes.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Chassis)]
+#[allow(dead_code)]
+pub struct ChassisDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    description: Option<String>,
+    #[schema(value_type = Object)]
+    extra: Value,
+    links: Vec<Link>,
+    /// The links of the chassis's node list, nested in a list.
+    nodes: Vec<Vec<Link>>,
+}
+
+/// A page of chassis; `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ChassisList {
+    chassis: Vec<ChassisDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// The fields a chassis is created with.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ChassisCreate {
+    uuid: Option<uuid::Uuid>,
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    #[schema(value_type = Object)]
+    extra: Value,
 }
 
 fn not_found(uuid: &str) -> BaremetalError {
@@ -84,14 +124,20 @@ async fn list(api: Api, state: web::Data<BaremetalState>, q: Query, detail_route
     Ok(HttpResponse::Ok().json(collection(&state.base, "chassis", path, &paging, items, last, &extras)))
 }
 
+#[utoipa::path(get, path = "/v1/chassis", tag = "chassis", params(PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of chassis (uuid and description unless `detail` or `fields`).", body = ChassisList)))]
 async fn list_all(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, false).await
 }
 
+#[utoipa::path(get, path = "/v1/chassis/detail", tag = "chassis", params(PageQuery),
+    responses((status = 200, description = "A page of chassis with every field.", body = ChassisList)))]
 async fn list_detail(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, true).await
 }
 
+#[utoipa::path(get, path = "/v1/chassis/{uuid}", tag = "chassis", params(("uuid" = uuid::Uuid, Path), FieldsQuery),
+    responses((status = 200, description = "The chassis.", body = ChassisDoc)))]
 async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>, q: Query) -> Result<HttpResponse> {
     let q = q.into_inner();
     only_params(&q, &["fields"])?;
@@ -108,6 +154,8 @@ async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String
     }))
 }
 
+#[utoipa::path(post, path = "/v1/chassis", tag = "chassis", request_body = ChassisCreate,
+    responses((status = 201, description = "The new chassis.", body = ChassisDoc)))]
 async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
     const WHAT: &str = "chassis";
     require_system(&api, Rule::SYSTEM_ADMIN, "baremetal:chassis:create")?;
@@ -140,6 +188,8 @@ async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) ->
         .json(chassis_json(&state.base, &ch)))
 }
 
+#[utoipa::path(patch, path = "/v1/chassis/{uuid}", tag = "chassis", params(("uuid" = uuid::Uuid, Path)),
+    request_body = JsonPatch, responses((status = 200, description = "The updated chassis.", body = ChassisDoc)))]
 async fn update(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -195,6 +245,8 @@ async fn update(
     Ok(HttpResponse::Ok().json(chassis_json(&state.base, &ch)))
 }
 
+#[utoipa::path(delete, path = "/v1/chassis/{uuid}", tag = "chassis", params(("uuid" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     let uuid = strip_json_suffix(&api, &path.into_inner());
     check_uuid("chassis_uuid", &uuid)?;
@@ -217,18 +269,8 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for root in [format!("{p}/chassis"), format!("{p}/chassis/")] {
-            cfg.service(web::resource(root).route(web::get().to(list_all)).route(web::post().to(create)));
-        }
-        cfg.service(web::resource(format!("{p}/chassis/detail")).route(web::get().to(list_detail))).service(
-            web::resource(format!("{p}/chassis/{{uuid}}"))
-                .route(web::get().to(show))
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete)),
-        );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list_all | "/v1/chassis/", create | "/v1/chassis/", list_detail, show, update, delete);
 }
 
 #[cfg(test)]

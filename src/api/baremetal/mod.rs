@@ -9,6 +9,7 @@ mod error;
 mod inspection_rules;
 mod node_extras;
 mod nodes;
+pub mod openapi;
 mod portgroups;
 mod ports;
 mod runbooks;
@@ -46,6 +47,8 @@ pub struct BaremetalState {
     pub discovery: crate::engine::discovery::DiscoverySettings,
     /// Seconds after its last heartbeat a conductor is no longer alive.
     pub heartbeat_timeout_s: i64,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: web::Data<crate::common::openapi::Document>,
 }
 
 impl BaremetalState {
@@ -65,6 +68,9 @@ impl BaremetalState {
             max_limit: 1000,
             contrail_push,
             discovery,
+            openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
+                &cfg.public_url(ServiceKind::Baremetal),
+            ))),
         }
     }
 
@@ -80,8 +86,9 @@ impl BaremetalState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<BaremetalState>) {
-    cfg.app_data(web::Data::from(state));
-    versions::configure(cfg);
+    cfg.app_data(web::Data::from(state.clone()));
+    crate::common::openapi::serve_document(cfg, &state.openapi);
+    openapi::routes().register(cfg);
     volume::configure(cfg);
     inspection_rules::configure(cfg);
     agent::configure(cfg);
@@ -90,7 +97,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<BaremetalState>) {
     states::configure(cfg);
     ports::configure(cfg);
     portgroups::configure(cfg);
-    chassis::configure(cfg);
     drivers::configure(cfg);
     allocations::configure(cfg);
     shards::configure(cfg);

@@ -55,10 +55,10 @@ fn stamp(headers: &mut HeaderMap, version: Version) {
 
 /// Every v1 resource is also served at the root (`/nodes` = `/v1/nodes`),
 /// as the bookmark links promise; rewritten before routing. `/metrics`
-/// (the Prometheus endpoint on this port) is no v1 resource.
+/// (the Prometheus endpoint on this port) and `/openapi.json` are no v1 resources.
 fn rewrite_to_v1(req: &mut ServiceRequest) {
     let path = req.path();
-    if path == "/" || path == "/v1" || path.starts_with("/v1/") || path == "/metrics" {
+    if path == "/" || path == "/v1" || path.starts_with("/v1/") || path == "/metrics" || path == "/openapi.json" {
         return;
     }
     let pq = req.uri().path_and_query().map_or(path.to_string(), |pq| pq.as_str().to_string());
@@ -73,6 +73,9 @@ fn version_doc(base: &str) -> Value {
            "status": "CURRENT", "min_version": MIN.to_string(), "version": MAX.to_string()})
 }
 
+/// The API's versions.
+#[utoipa::path(get, path = "/", tag = "versions", security(()),
+    responses((status = 200, description = "The versions of the API (only v1).", body = Object)))]
 async fn root(state: web::Data<BaremetalState>) -> HttpResponse {
     let v = version_doc(&state.base);
     HttpResponse::Ok().json(json!({
@@ -103,6 +106,9 @@ const RESOURCES: &[(&str, u16)] = &[
     ("inspection_rules", 96),
 ];
 
+/// Version 1: its microversion range and resources.
+#[utoipa::path(get, path = "/v1", tag = "versions", security(()),
+    responses((status = 200, description = "The v1 document: its range and the resources at the requested microversion.", body = Object)))]
 async fn v1(req: actix_web::HttpRequest, state: web::Data<BaremetalState>) -> HttpResponse {
     let version = crate::common::microversion::negotiated(&req, MIN);
     let base = &state.base;
@@ -123,6 +129,6 @@ async fn v1(req: actix_web::HttpRequest, state: web::Data<BaremetalState>) -> Ht
     HttpResponse::Ok().json(doc)
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root)).route("/v1", web::get().to(v1)).route("/v1/", web::get().to(v1));
+pub fn routes(r: &mut crate::common::openapi::Routes) {
+    crate::routes!(r; root, v1 | "/v1/");
 }

@@ -9,6 +9,7 @@
 mod error;
 mod flavors;
 mod keypairs;
+pub mod openapi;
 mod quotas;
 mod server_groups;
 mod servers;
@@ -109,11 +110,22 @@ pub struct ComputeState {
     pub max_keypairs: i64,
     /// Builds, deletes and acts on servers.
     pub engine: Engine,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: web::Data<crate::common::openapi::Document>,
 }
 
 impl ComputeState {
     pub fn new(cfg: &Config, storage: Storage, engine: Engine) -> ComputeState {
-        ComputeState { base: cfg.public_url(ServiceKind::Compute), storage, max_limit: 1000, max_keypairs: 100, engine }
+        ComputeState {
+            base: cfg.public_url(ServiceKind::Compute),
+            storage,
+            max_limit: 1000,
+            max_keypairs: 100,
+            engine,
+            openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
+                &cfg.public_url(ServiceKind::Compute),
+            ))),
+        }
     }
 
     /// `self` (versioned) and `bookmark` (unversioned) links of a resource.
@@ -124,7 +136,9 @@ impl ComputeState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ComputeState>) {
+    crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
+    openapi::routes().register(cfg);
     versions::configure_root(cfg);
     cfg.service(web::scope("/v2.1").configure(resources));
 }

@@ -7,6 +7,7 @@
 //! ([`crate::reporters::contrail::push`]).
 
 mod error;
+pub mod openapi;
 mod routes;
 
 use std::sync::Arc;
@@ -29,17 +30,28 @@ pub struct ContrailState {
     pub storage: Storage,
     /// Whether changes are pushed to an external contrail-api.
     pub push_enabled: bool,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: web::Data<crate::common::openapi::Document>,
 }
 
 impl ContrailState {
     pub fn new(cfg: &Config, storage: Storage) -> ContrailState {
         let public_url =
             cfg.contrail_public_url.as_ref().filter(|u| !u.is_empty()).map(|_| cfg.public_url(ServiceKind::Contrail));
-        ContrailState { public_url, storage, push_enabled: cfg.contrail.push_url().is_some() }
+        ContrailState {
+            public_url,
+            storage,
+            push_enabled: cfg.contrail.push_url().is_some(),
+            openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
+                &cfg.public_url(ServiceKind::Contrail),
+            ))),
+        }
     }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ContrailState>) {
+    crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
+    openapi::routes().register(cfg);
     routes::configure(cfg);
 }

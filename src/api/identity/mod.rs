@@ -3,6 +3,7 @@
 mod catalog;
 mod error;
 mod grants;
+pub mod openapi;
 mod resources;
 mod tokens;
 mod versions;
@@ -23,6 +24,8 @@ pub struct IdentityState {
     /// Public root URL of this service, no trailing slash.
     pub base: String,
     pub token_ttl: chrono::Duration,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: web::Data<crate::common::openapi::Document>,
 }
 
 impl IdentityState {
@@ -30,6 +33,9 @@ impl IdentityState {
         IdentityState {
             base: cfg.public_url(ServiceKind::Identity),
             token_ttl: chrono::Duration::seconds(cfg.token.expiration as i64),
+            openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
+                &cfg.public_url(ServiceKind::Identity),
+            ))),
         }
     }
 
@@ -50,7 +56,9 @@ impl IdentityState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<IdentityState>) {
+    crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
+    openapi::routes().register(cfg);
     versions::configure(cfg);
     tokens::configure(cfg);
     resources::configure(cfg);

@@ -8,6 +8,7 @@ mod images;
 mod info;
 mod members;
 mod metadefs;
+pub mod openapi;
 mod schemas;
 mod versions;
 
@@ -40,6 +41,8 @@ pub struct ImageState {
     pub max_size: u64,
     /// Bytes of image data each project may hold; 0 = no limit.
     pub project_quota: u64,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: web::Data<crate::common::openapi::Document>,
 }
 
 impl ImageState {
@@ -50,6 +53,9 @@ impl ImageState {
             store,
             max_size: cfg.image.max_size,
             project_quota: cfg.image.project_quota,
+            openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
+                &cfg.public_url(ServiceKind::Image),
+            ))),
         }
     }
 }
@@ -86,7 +92,9 @@ impl ImageState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ImageState>) {
+    crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
+    openapi::routes().register(cfg);
     versions::configure(cfg);
     schemas::configure(cfg);
     info::configure(cfg);

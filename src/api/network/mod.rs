@@ -7,6 +7,7 @@
 mod error;
 mod ipam;
 mod networks;
+pub mod openapi;
 mod ports;
 mod quotas;
 mod security_groups;
@@ -37,17 +38,28 @@ pub struct NetworkState {
     pub storage: Storage,
     /// Changes are recorded for the Contrail push (`contrail.api_url`).
     pub contrail_push: bool,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: web::Data<crate::common::openapi::Document>,
 }
 
 impl NetworkState {
     pub fn new(cfg: &Config, storage: Storage) -> NetworkState {
         let contrail_push = cfg.contrail.push_url().is_some();
-        NetworkState { base: cfg.public_url(ServiceKind::Network), storage, contrail_push }
+        NetworkState {
+            base: cfg.public_url(ServiceKind::Network),
+            storage,
+            contrail_push,
+            openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
+                &cfg.public_url(ServiceKind::Network),
+            ))),
+        }
     }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<NetworkState>) {
+    crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
+    openapi::routes().register(cfg);
     versions::configure(cfg);
     networks::configure(cfg);
     subnets::configure(cfg);
