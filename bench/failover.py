@@ -11,6 +11,7 @@ Usage: bench/failover.py [--bin target/release/ironbark] [--database-url postgre
 """
 
 import argparse
+import base64
 import collections
 import json
 import os
@@ -23,6 +24,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scale_nodes import Client, free_port, scratch_postgres  # noqa: E402
 
+# Every worker sharing the database seals secrets with the same key.
+SECRETS_KEY = base64.b64encode(os.urandom(32)).decode()
+
 STABLE = {"enroll", "manageable", "available", "active", "deploy failed", "clean failed", "error"}
 
 
@@ -30,7 +34,8 @@ def start(binary, name, db, work, timeout):
     ports = {k: free_port() for k in ["IDENTITY", "BAREMETAL", "COMPUTE", "IMAGE", "NETWORK", "CONTRAIL"]}
     env = dict(os.environ, IRONBARK_DATA_DIR=os.path.join(work, name), IRONBARK_AUTH="noauth", IRONBARK_LOG="warn",
                IRONBARK_DATABASE_URL=db, IRONBARK_CONDUCTOR_NAME=name, IRONBARK_HEARTBEAT_TIMEOUT_S=str(timeout),
-               IRONBARK_FAKE__DISK_DIR=os.path.join(work, "disks"), IRONBARK_FAKE__DELAY_MS="300")
+               IRONBARK_FAKE__DISK_DIR=os.path.join(work, "disks"), IRONBARK_FAKE__DELAY_MS="300",
+               IRONBARK_SECRETS_KEY=SECRETS_KEY)
     env.update({f"IRONBARK_{k}_PORT": str(p) for k, p in ports.items()})
     os.makedirs(env["IRONBARK_DATA_DIR"], exist_ok=True)
     proc = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL,

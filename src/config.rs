@@ -250,7 +250,9 @@ pub struct SandeshConfig {
     /// Contrail shows that module.
     pub module: String,
     pub node_type: String,
-    /// Distinct per process when several share a database.
+    /// Distinct per process on one host; empty = the conductor name when
+    /// one is configured (each process sharing a database has its own),
+    /// else `0`. See [`Config::sandesh_instance_id`].
     pub instance_id: String,
     /// Messages waiting for the collector before new ones are dropped.
     pub queue_size: usize,
@@ -270,7 +272,7 @@ impl Default for SandeshConfig {
             source: None,
             module: "ironbark".into(),
             node_type: "Config".into(),
-            instance_id: "0".into(),
+            instance_id: String::new(),
             queue_size: 10_000,
             backoff_min_ms: 1000,
             backoff_max_ms: 30_000,
@@ -559,11 +561,25 @@ impl Config {
         format!("ironbark-{}", hostname())
     }
 
+    /// The Sandesh generator's `InstanceId`: as configured; else the
+    /// configured conductor name, so that processes sharing a host (which
+    /// must have distinct conductor names) are distinct generators to the
+    /// collector; else `0`, Contrail's usual id of a single instance.
+    pub fn sandesh_instance_id(&self) -> String {
+        let configured = self.sandesh.instance_id.trim();
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        self.conductor_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "0".into())
+    }
+
     /// The Sandesh generator's `Source`.
     pub fn sandesh_source(&self) -> String {
         self.sandesh.source.clone().filter(|s| !s.is_empty()).unwrap_or_else(hostname)
     }
 
+    /// Where versions before the signing keys moved into the database kept
+    /// them; imported once.
     pub fn keys_dir(&self) -> PathBuf {
         self.data_dir.join("keys")
     }
@@ -648,6 +664,16 @@ mod tests {
             assert_eq!(c.catalog_url(ServiceKind::Compute), "http://127.0.0.1:8774/v2.1");
             Ok(())
         });
+    }
+
+    #[test]
+    fn workers_are_distinct_sandesh_generators() {
+        let mut c = Config::default();
+        assert_eq!(c.sandesh_instance_id(), "0");
+        c.conductor_name = Some("worker-2".into());
+        assert_eq!(c.sandesh_instance_id(), "worker-2");
+        c.sandesh.instance_id = "7".into();
+        assert_eq!(c.sandesh_instance_id(), "7");
     }
 
     #[test]

@@ -73,8 +73,13 @@ pub fn open_storage(cfg: &Config) -> anyhow::Result<Storage> {
 }
 
 pub fn authenticator(cfg: &Config, storage: &Storage) -> anyhow::Result<Authenticator> {
-    let keys = Arc::new(KeyRing::open(&cfg.keys_dir())?);
+    let keys = Arc::new(KeyRing::open(storage.clone(), sealer(cfg)?, Some(&cfg.keys_dir()))?);
     Ok(Authenticator::new(cfg.auth, keys, storage.clone(), Duration::from_secs(cfg.token.password_cache)))
+}
+
+/// What seals secrets at rest (BMC credentials, token signing keys).
+pub fn sealer(cfg: &Config) -> anyhow::Result<Arc<Sealer>> {
+    Ok(Arc::new(Sealer::load(cfg.secrets_key.as_deref(), &cfg.data_dir)?))
 }
 
 /// Binds ports (port 0 picks a free one, recorded back into the config so
@@ -93,6 +98,7 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
         FsStore::open(&cfg.image_store_dir())
             .map_err(|e| anyhow::anyhow!("cannot open the image store {}: {e}", cfg.image_store_dir().display()))?,
     );
+    crate::storage::image_store::check_shared(&storage, &cfg.image_store_dir())?;
     let settings = Settings {
         host: cfg.conductor_name(),
         hardware: HardwareSettings {
@@ -104,7 +110,7 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
                 poll: Duration::from_millis(cfg.bmc.poll_interval_ms),
                 agent_command: Duration::from_secs(cfg.bmc.agent_command_timeout_s),
             },
-            sealer: Some(Arc::new(Sealer::load(cfg.secrets_key.as_deref(), &cfg.data_dir)?)),
+            sealer: Some(sealer(&cfg)?),
         },
         disks: Disks::new(cfg.fake_disk_dir(), cfg.fake.erase),
         images: Some(store.clone()),
@@ -127,7 +133,8 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
         }
         None => None,
     };
-    register_conductor(&storage, engine.host())?;
+    claim_conductor_name(&storage, engine.host(), Duration::from_secs(cfg.heartbeat_timeout_s.max(1)))?;
+    register_conductor(&storage, engine.host(), true)?;
     let resumed = engine.resume_interrupted()?;
     if resumed > 0 {
         tracing::info!(nodes = resumed, "resuming work interrupted by the previous stop");
@@ -147,21 +154,65 @@ pub fn prepare(mut cfg: Config) -> anyhow::Result<Prepared> {
     })
 }
 
-/// Records (or refreshes) this process in the conductor list.
-fn register_conductor(storage: &Storage, host: &str) -> anyhow::Result<()> {
+/// How often a process heartbeats: three times per timeout, at least every
+/// 10 s and at most twice a second.
+fn heartbeat_interval(timeout: Duration) -> Duration {
+    (timeout / 3).clamp(Duration::from_millis(500), Duration::from_secs(10))
+}
+
+/// The tick of the heartbeat and takeover task.
+fn heartbeat_tick(timeout: Duration) -> Duration {
+    heartbeat_interval(timeout).min(Duration::from_secs(2))
+}
+
+/// Refuses to start under a conductor name a live process heartbeats
+/// with: both would take the same nodes' work as their own. A heartbeat
+/// younger than the timeout is either this process's crashed predecessor
+/// or a live twin; waiting one heartbeat interval tells which.
+fn claim_conductor_name(storage: &Storage, host: &str, timeout: Duration) -> anyhow::Result<()> {
+    let read = || storage.read_blocking(|c| Ok(bm::conductor(c, host).ok()));
+    let Some(seen) = read()? else { return Ok(()) };
     let now = chrono::Utc::now().naive_utc();
+    let age = (now - seen.updated_at).to_std().unwrap_or_default();
+    if !seen.online || age >= timeout {
+        return Ok(());
+    }
+    let next_beat = heartbeat_interval(timeout) + heartbeat_tick(timeout) + Duration::from_millis(500);
+    let wait = next_beat.saturating_sub(age);
+    tracing::info!(
+        conductor = host,
+        heartbeat_age_ms = age.as_millis() as u64,
+        wait_ms = wait.as_millis() as u64,
+        "a process with this conductor name heartbeated recently; waiting to see whether it is alive"
+    );
+    std::thread::sleep(wait);
+    match read()? {
+        Some(now_seen) if now_seen.updated_at > seen.updated_at && now_seen.online => anyhow::bail!(
+            "the conductor name {host} is in use by a live ironbark (it heartbeated at {}); give each process \
+             sharing the database its own IRONBARK_CONDUCTOR_NAME",
+            now_seen.updated_at
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Records (or refreshes) this process in the conductor list, `online` or
+/// not, and returns the heartbeat time it wrote.
+fn register_conductor(storage: &Storage, host: &str, online: bool) -> anyhow::Result<chrono::NaiveDateTime> {
+    // Microseconds: what PostgreSQL keeps, so that the time read back is the time written.
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now().naive_utc(), 6);
     let drivers: Vec<&str> = crate::drivers::HARDWARE_TYPES.iter().map(|h| h.name).collect();
-    let created = storage.read_blocking(|c| Ok(bm::conductor(c, host).ok().map(|x| x.created_at)))?;
+    let before = storage.read_blocking(|c| Ok(bm::conductor(c, host).ok()))?;
     let row = Conductor {
         hostname: host.to_string(),
         conductor_group: String::new(),
         drivers: serde_json::to_string(&drivers)?,
-        online: true,
-        created_at: created.unwrap_or(now),
+        online,
+        created_at: before.as_ref().map_or(now, |b| b.created_at),
         updated_at: now,
     };
     storage.write_blocking(|c| bm::conductor_upsert(c, &row))?;
-    Ok(())
+    Ok(now)
 }
 
 impl Prepared {
@@ -251,10 +302,7 @@ impl Prepared {
         let network_state = Arc::new(api::network::NetworkState::new(&cfg, self.storage.clone()));
         let compute_state = Arc::new(api::compute::ComputeState::new(&cfg, self.storage.clone(), self.engine.clone()));
         let contrail_state = Arc::new(api::contrail::ContrailState::new(&cfg, self.storage.clone()));
-        {
-            let images = self.images.clone();
-            actix_web::rt::spawn(async move { images.recover().await });
-        }
+        self.images.clone().recover(true).await;
         let mut servers = Vec::new();
         for (kind, listener) in self.listeners {
             let auth = self.auth.clone();
@@ -403,6 +451,7 @@ impl Prepared {
         let keys = self.auth.keys.clone();
         let storage = self.storage.clone();
         let token_cfg = cfg.token.clone();
+
         let housekeeping = actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(10));
             loop {
@@ -426,17 +475,38 @@ impl Prepared {
         // takeover of nodes whose conductor stopped heartbeating.
         let engine = self.engine.clone();
         let storage = self.storage.clone();
+        let images = self.images.clone();
         let heartbeat_timeout = Duration::from_secs(cfg.heartbeat_timeout_s.max(1));
-        let beat = (heartbeat_timeout / 3).clamp(Duration::from_millis(500), Duration::from_secs(10));
+        let beat = heartbeat_interval(heartbeat_timeout);
         let takeover = actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(beat.min(Duration::from_secs(2)));
+            let mut tick = actix_web::rt::time::interval(heartbeat_tick(heartbeat_timeout));
             let mut last_beat: Option<std::time::Instant> = None;
+            let mut written: Option<chrono::NaiveDateTime> = None;
             loop {
                 tick.tick().await;
                 if last_beat.is_none_or(|t| t.elapsed() >= beat) {
                     let (s, h) = (storage.clone(), engine.host().to_string());
-                    match web::block(move || register_conductor(&s, &h)).await {
-                        Ok(Ok(())) => last_beat = Some(std::time::Instant::now()),
+                    let mine = written;
+                    let beat = web::block(move || {
+                        // A heartbeat this process did not write: two processes share the name.
+                        let seen = s.read_blocking(|c| Ok(bm::conductor(c, &h).ok().map(|r| r.updated_at)))?;
+                        if let (Some(mine), Some(seen)) = (mine, seen)
+                            && seen != mine
+                        {
+                            tracing::error!(
+                                conductor = %h,
+                                "another process heartbeats under this conductor name; give each process \
+                                 sharing the database its own IRONBARK_CONDUCTOR_NAME"
+                            );
+                        }
+                        register_conductor(&s, &h, true)
+                    })
+                    .await;
+                    match beat {
+                        Ok(Ok(at)) => {
+                            last_beat = Some(std::time::Instant::now());
+                            written = Some(at);
+                        }
                         Ok(Err(e)) => tracing::warn!(error = %e, "conductor heartbeat failed"),
                         Err(e) => tracing::warn!(error = %e, "conductor heartbeat failed"),
                     }
@@ -446,6 +516,8 @@ impl Prepared {
                     Ok(n) => tracing::warn!(nodes = n, "took over the nodes of a dead conductor"),
                     Err(e) => tracing::debug!(error = %e, "dead-conductor check failed"),
                 }
+                // ...and the image transfers such a conductor left.
+                images.clone().recover(false).await;
             }
         });
         // Only requests write the outbox; this task alone talks to the external API.
@@ -455,6 +527,13 @@ impl Prepared {
         let results = futures_util::future::join_all(servers).await;
         housekeeping.abort();
         takeover.abort();
+        // Stopped cleanly: a successor under this name need not wait to
+        // tell this process from a live twin; live processes take over
+        // nodes this one leaves reserved once its heartbeat is stale.
+        let (s, h) = (self.storage.clone(), self.engine.host().to_string());
+        if let Err(e) = web::block(move || register_conductor(&s, &h, false)).await.map_err(anyhow::Error::from)? {
+            tracing::warn!(error = %e, "could not mark the conductor offline");
+        }
         if let Some(task) = contrail_push {
             task.abort();
         }

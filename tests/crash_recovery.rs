@@ -37,6 +37,9 @@ fn start(data: &std::path::Path, db: Option<&str>, delay_ms: u64) -> Ironbark {
         .env("IRONBARK_CONTRAIL_PORT", free_port().to_string())
         .env("IRONBARK_COMPUTE_PORT", free_port().to_string())
         .env("IRONBARK_CONDUCTOR_NAME", "crash-test-conductor")
+        // A killed run's heartbeat is young at the next start: a short
+        // timeout keeps the wait that tells it from a live twin short.
+        .env("IRONBARK_HEARTBEAT_TIMEOUT_S", "3")
         .env("IRONBARK_FAKE__DELAY_MS", delay_ms.to_string())
         .env("IRONBARK_LOG", "warn")
         .stdout(Stdio::null())
@@ -251,7 +254,8 @@ fn rounds(db: Option<&str>, rounds: usize) {
         let mut f: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(|e| e.ok())
-                    .filter(|e| e.path().is_file())
+                    // (not the store's marker, `.ironbark-store`)
+                    .filter(|e| e.path().is_file() && !e.file_name().to_string_lossy().starts_with('.'))
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })

@@ -534,11 +534,12 @@ fn status_becomes(a: &Img, id: &str, want: &str) -> bool {
     false
 }
 
+/// The data files of a store (not its marker, `.ironbark-store`).
 fn store_files(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .filter(|e| e.path().is_file())
+                .filter(|e| e.path().is_file() && !e.file_name().to_string_lossy().starts_with('.'))
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })

@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const HEARTBEAT_TIMEOUT_S: u64 = 3;
+/// Every process sharing a database seals secrets (BMC credentials, token
+/// signing keys) with the same key.
+const SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 struct Worker {
     child: Child,
     url: String,
+    image: String,
 }
 
 impl Drop for Worker {
@@ -29,7 +33,8 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start(name: &str, db: &str, dir: &std::path::Path) -> Worker {
+/// The command of a worker on `db` with its own data dir (ports not set).
+fn command(name: &str, db: &str, dir: &std::path::Path) -> Command {
     let data = dir.join(name);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ironbark"));
     cmd.arg("serve")
@@ -37,17 +42,27 @@ fn start(name: &str, db: &str, dir: &std::path::Path) -> Worker {
         .env("IRONBARK_DATABASE_URL", db)
         .env("IRONBARK_AUTH", "noauth")
         .env("IRONBARK_CONDUCTOR_NAME", name)
+        .env("IRONBARK_SECRETS_KEY", SECRETS_KEY)
         .env("IRONBARK_HEARTBEAT_TIMEOUT_S", HEARTBEAT_TIMEOUT_S.to_string())
         .env("IRONBARK_FAKE__DELAY_MS", "400")
         .env("IRONBARK_FAKE__DISK_DIR", dir.join("disks"))
+        // one image store for all: what one worker stores, every worker serves
+        .env("IRONBARK_IMAGE__STORE_DIR", dir.join("images"))
         .env("IRONBARK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap());
-    let mut bport = 0;
+        .stdout(Stdio::null());
+    cmd
+}
+
+fn start(name: &str, db: &str, dir: &std::path::Path) -> Worker {
+    let mut cmd = command(name, db, dir);
+    cmd.stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap());
+    let (mut bport, mut iport) = (0, 0);
     for kind in ["IDENTITY", "BAREMETAL", "COMPUTE", "IMAGE", "NETWORK", "CONTRAIL"] {
         let p = free_port();
-        if kind == "BAREMETAL" {
-            bport = p;
+        match kind {
+            "BAREMETAL" => bport = p,
+            "IMAGE" => iport = p,
+            _ => {}
         }
         cmd.env(format!("IRONBARK_{kind}_PORT"), p.to_string());
     }
@@ -59,7 +74,21 @@ fn start(name: &str, db: &str, dir: &std::path::Path) -> Worker {
         assert!(Instant::now() < deadline, "{name} did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Worker { child, url }
+    Worker { child, url, image: format!("http://127.0.0.1:{iport}") }
+}
+
+/// Starts `serve` expecting it to refuse; returns what it printed.
+fn refused(mut cmd: Command) -> String {
+    let out = cmd
+        .envs(
+            ["IDENTITY", "BAREMETAL", "COMPUTE", "IMAGE", "NETWORK", "CONTRAIL"]
+                .map(|k| (format!("IRONBARK_{k}_PORT"), "0")),
+        )
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "it must not start");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn call(client: &reqwest::blocking::Client, method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
@@ -183,5 +212,125 @@ fn survivor_finishes_the_dead_workers_transitions() {
     let log = std::fs::read_to_string(dir.path().join("worker-b.log")).unwrap_or_default();
     assert!(log.contains("took over the nodes of a dead conductor"), "worker-b took the nodes: {log}");
     drop(b);
+    let _ = ironbark::storage::drop_scratch_postgres(&admin, &name);
+}
+
+/// A second process under a live process's conductor name is refused (both
+/// would take the same nodes' work as their own); after the first is killed,
+/// the name can be taken again once its heartbeat has stopped, and after a
+/// clean stop at once.
+#[test]
+fn a_live_workers_conductor_name_is_refused() {
+    let Some(admin) = common::pg_admin_url() else {
+        eprintln!("IRONBARK_TEST_PG_URL not set; skipping");
+        return;
+    };
+    let name = format!("ironbark_names_{}", std::process::id());
+    let db = ironbark::storage::create_scratch_postgres(&admin, &name).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start("worker-a", &db, dir.path());
+    let err = refused(command("worker-a", &db, dir.path()));
+    assert!(err.contains("conductor name worker-a is in use by a live ironbark"), "{err}");
+    // A worker whose image store is not the shared one is refused too.
+    let mut own_store = command("worker-c", &db, dir.path());
+    own_store.env("IRONBARK_IMAGE__STORE_DIR", dir.path().join("elsewhere"));
+    let err = refused(own_store);
+    assert!(err.contains("does not hold this database's images"), "{err}");
+    // Killed: the same name starts again (after at most a heartbeat interval).
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    let started = Instant::now();
+    let a2 = start("worker-a", &db, dir.path());
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    drop(a2);
+    drop(a);
+    let _ = ironbark::storage::drop_scratch_postgres(&admin, &name);
+}
+
+/// An endless upload body, a chunk every 20 ms.
+struct Trickle;
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        std::thread::sleep(Duration::from_millis(20));
+        let n = buf.len().min(16 * 1024);
+        buf[..n].fill(0x5a);
+        Ok(n)
+    }
+}
+
+/// One image store shared by the workers: an image uploaded through one is
+/// downloaded through another; a worker starting while another uploads
+/// leaves that upload alone; the upload of a worker killed mid-way is
+/// settled by the survivor (back to `queued`, its partial file gone).
+#[test]
+fn workers_share_images_and_settle_a_dead_workers_upload() {
+    let Some(admin) = common::pg_admin_url() else {
+        eprintln!("IRONBARK_TEST_PG_URL not set; skipping");
+        return;
+    };
+    let name = format!("ironbark_images_{}", std::process::id());
+    let db = ironbark::storage::create_scratch_postgres(&admin, &name).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start("worker-a", &db, dir.path());
+    let b = start("worker-b", &db, dir.path());
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let create = |url: &str, name: &str| -> String {
+        let r = client
+            .post(format!("{url}/v2/images"))
+            .json(&json!({"name": name, "disk_format": "raw", "container_format": "bare"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string()
+    };
+    let status = |url: &str, id: &str| -> String {
+        let v: Value = client.get(format!("{url}/v2/images/{id}")).send().unwrap().json().unwrap();
+        v["status"].as_str().unwrap_or_default().to_string()
+    };
+
+    let data = vec![7u8; 300_000];
+    let small = create(&a.image, "small");
+    let r = client
+        .put(format!("{}/v2/images/{small}/file", a.image))
+        .header("Content-Type", "application/octet-stream")
+        .body(data.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let got = client.get(format!("{}/v2/images/{small}/file", b.image)).send().unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().unwrap().to_vec(), data, "worker-b serves what worker-a stored");
+
+    // A slow upload on worker-a while a third worker starts over the same store.
+    let slow = create(&a.image, "slow");
+    let put = client
+        .put(format!("{}/v2/images/{slow}/file", a.image))
+        .header("Content-Type", "application/octet-stream")
+        .body(reqwest::blocking::Body::new(Trickle));
+    let upload = std::thread::spawn(move || put.send().map(|r| r.status().as_u16()).ok());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&b.image, &slow) != "saving" {
+        assert!(Instant::now() < deadline, "the upload did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let partial = dir.path().join("images").join(format!("{slow}.partial"));
+    let c = start("worker-c", &db, dir.path());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(partial.exists(), "a starting worker leaves another's live upload alone");
+    assert_eq!(status(&c.image, &slow), "saving");
+
+    a.child.kill().unwrap(); // SIGKILL mid-upload
+    a.child.wait().unwrap();
+    let _ = upload.join();
+    let killed = Instant::now();
+    while status(&b.image, &slow) != "queued" {
+        assert!(killed.elapsed() < Duration::from_secs(HEARTBEAT_TIMEOUT_S + 10 + 10), "not settled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!partial.exists(), "the dead upload's partial file is gone");
+    assert_eq!(status(&c.image, &small), "active");
+    eprintln!("shared image store: the dead worker's upload settled {:?} after the kill", killed.elapsed());
+    drop((b, c));
     let _ = ironbark::storage::drop_scratch_postgres(&admin, &name);
 }

@@ -151,7 +151,7 @@ impl Authenticator {
     /// Full validation of a token: signature, expiry, revocation, and that
     /// its user, scope and roles still exist.
     pub async fn validate(&self, token: &str, allow_expired: bool) -> Result<TokenInfo, AuthError> {
-        let claims = self.keys.verify(token)?;
+        let claims = self.keys.verify_current(token).await?;
         if !allow_expired && claims.exp <= Utc::now().timestamp() {
             return Err(AuthError::Invalid("token expired"));
         }

@@ -5,5 +5,6 @@ pub mod microversion;
 pub mod openapi;
 pub mod policy;
 pub mod request_id;
+pub mod sealing;
 pub mod secrets;
 pub mod token;

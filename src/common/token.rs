@@ -1,19 +1,23 @@
-//! Token signing: JWS (ES256) with keys kept in the data directory.
+//! Token signing: JWS (ES256) with keys kept in the database.
 //!
-//! The newest key signs; every key still on disk verifies (selected by the
-//! `kid` header). A key is retired from disk once a newer key has been
-//! signing for longer than the token lifetime, so no live token needs it.
+//! The newest key signs; every key still stored verifies (selected by the
+//! `kid` header). A key is retired once a newer key has been signing for
+//! longer than the token lifetime, so no live token needs it.
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::RwLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde::{Deserialize, Serialize};
+
+use super::sealing::Sealer;
+use crate::storage::Storage;
+use crate::storage::identity as ids;
 
 /// The signed payload, with Keystone's JWS claim names.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -52,8 +56,6 @@ pub enum TokenError {
 
 struct Key {
     kid: String,
-    /// Creation time, milliseconds since the epoch (the start of the kid).
-    created: u64,
     encoding: EncodingKey,
     decoding: DecodingKey,
 }
@@ -63,13 +65,23 @@ struct Ring {
     verifying: HashMap<String, DecodingKey>,
 }
 
+/// The token signing keys, kept in the database so that every process
+/// sharing it signs and verifies with the same keys; private keys are
+/// sealed with the secrets key.
 pub struct KeyRing {
-    dir: PathBuf,
+    storage: Storage,
+    sealer: Arc<Sealer>,
     ring: RwLock<Ring>,
     validation: Validation,
+    /// When the database was last re-read for a token with an unknown key.
+    last_miss: Mutex<Option<Instant>>,
 }
 
 const PREFIX: &str = "jws-";
+
+/// The least time between two re-reads caused by unknown key ids, so that
+/// forged key ids cannot turn into database load.
+const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -82,96 +94,138 @@ pub fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+fn parse_key(kid: &str, pem: &str) -> anyhow::Result<Key> {
+    use p256::pkcs8::DecodePrivateKey;
+    let secret = p256::SecretKey::from_pkcs8_pem(pem)
+        .or_else(|_| p256::SecretKey::from_sec1_pem(pem))
+        .map_err(|e| anyhow::anyhow!("unreadable signing key {kid}: {e}"))?;
+    let pkcs8 = secret.to_pkcs8_pem(LineEnding::LF)?;
+    let public_pem = secret.public_key().to_public_key_pem(LineEnding::LF)?;
+    Ok(Key {
+        kid: kid.to_string(),
+        encoding: EncodingKey::from_ec_pem(pkcs8.as_bytes())?,
+        decoding: DecodingKey::from_ec_pem(public_pem.as_bytes())?,
+    })
+}
+
 impl KeyRing {
-    /// Loads the keys in `dir`, making the first one when there is none.
-    pub fn open(dir: &Path) -> anyhow::Result<KeyRing> {
-        fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    /// Loads the keys in the database, making the first one when there is
+    /// none. A database without keys first takes those of `legacy_dir`
+    /// (`<data dir>/keys`, where earlier versions kept them), so that tokens
+    /// issued before the upgrade stay valid.
+    pub fn open(storage: Storage, sealer: Arc<Sealer>, legacy_dir: Option<&Path>) -> anyhow::Result<KeyRing> {
         let mut validation = Validation::new(Algorithm::ES256);
         // Expiry is checked by the caller so that `allow_expired` can be honoured.
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
         let kr = KeyRing {
-            dir: dir.to_path_buf(),
+            storage,
+            sealer,
             ring: RwLock::new(Ring { signing: None, verifying: HashMap::new() }),
             validation,
+            last_miss: Mutex::new(None),
         };
-        kr.reload()?;
+        if let Some(dir) = legacy_dir
+            && kr.storage.read_blocking(ids::signing_keys)?.is_empty()
+        {
+            kr.import(dir)?;
+        }
+        let stored = kr.storage.read_blocking(ids::signing_keys)?;
+        let any_stored = !stored.is_empty();
+        kr.install(stored);
         if kr.ring.read().map_or(true, |r| r.signing.is_none()) {
+            if any_stored {
+                anyhow::bail!(
+                    "the token signing keys in the database cannot be opened with this process's secrets key; \
+                     give every ironbark sharing the database the same IRONBARK_SECRETS_KEY"
+                );
+            }
             kr.create_key()?;
             kr.reload()?;
         }
         Ok(kr)
     }
 
-    fn key_files(&self) -> anyhow::Result<Vec<(u64, String, PathBuf)>> {
-        let mut out = Vec::new();
-        for e in fs::read_dir(&self.dir)? {
-            let e = e?;
+    /// Copies the PEM files of an earlier version's key directory.
+    fn import(&self, dir: &Path) -> anyhow::Result<()> {
+        let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+        for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Some(stem) = name.strip_prefix(PREFIX).and_then(|s| s.strip_suffix(".pem")) else { continue };
-            let created = stem.split('-').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
-            out.push((created, stem.to_string(), e.path()));
+            let Some(kid) = name.strip_prefix(PREFIX).and_then(|s| s.strip_suffix(".pem")) else { continue };
+            let created = kid.split('-').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+            let pem = fs::read_to_string(e.path())?;
+            if parse_key(kid, &pem).is_err() {
+                tracing::warn!(path = %e.path().display(), "not importing an unreadable signing key");
+                continue;
+            }
+            let row = ids::SigningKey {
+                kid: kid.to_string(),
+                created_ms: created as i64,
+                private_key: self.sealer.seal(&pem),
+            };
+            self.storage.write_blocking(|c| ids::signing_key_insert(c, &row))?;
+            tracing::info!(kid = %kid, "imported a token signing key from {}", dir.display());
         }
-        out.sort();
-        Ok(out)
+        Ok(())
     }
 
-    /// Re-reads the directory (other processes sharing it may have rotated).
+    /// Makes the ring what the database holds (other processes sharing it
+    /// may have rotated). Blocking.
     pub fn reload(&self) -> anyhow::Result<()> {
+        let rows = self.storage.read_blocking(ids::signing_keys)?;
+        self.install(rows);
+        Ok(())
+    }
+
+    fn install(&self, rows: Vec<ids::SigningKey>) {
         let mut signing = None;
         let mut verifying = HashMap::new();
-        for (created, kid, path) in self.key_files()? {
-            let pem = fs::read(&path)?;
-            let secret = match p256::SecretKey::from_sec1_pem(&String::from_utf8_lossy(&pem)).ok().or_else(|| {
-                use p256::pkcs8::DecodePrivateKey;
-                p256::SecretKey::from_pkcs8_pem(&String::from_utf8_lossy(&pem)).ok()
-            }) {
-                Some(s) => s,
-                None => {
-                    tracing::warn!(path = %path.display(), "ignoring unreadable signing key");
-                    continue;
+        for row in rows {
+            let key = self
+                .sealer
+                .open(&row.private_key)
+                .map_err(|e| anyhow::anyhow!(e))
+                .and_then(|pem| parse_key(&row.kid, &pem));
+            match key {
+                Ok(key) => {
+                    verifying.insert(key.kid.clone(), key.decoding.clone());
+                    signing = Some(key);
                 }
-            };
-            let public_pem = secret.public_key().to_public_key_pem(LineEnding::LF)?;
-            let decoding = DecodingKey::from_ec_pem(public_pem.as_bytes())?;
-            let encoding = EncodingKey::from_ec_pem(&pem)?;
-            verifying.insert(kid.clone(), decoding.clone());
-            signing = Some(Key { kid, created, encoding, decoding });
+                Err(e) => tracing::warn!(kid = %row.kid, error = %e, "ignoring a signing key"),
+            }
         }
         let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
         ring.signing = signing;
         ring.verifying = verifying;
-        Ok(())
     }
 
     fn create_key(&self) -> anyhow::Result<String> {
         let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
         let pem = secret.to_pkcs8_pem(LineEnding::LF)?;
-        let kid = format!("{}-{}", now_millis(), &random_id()[..8]);
-        let path = self.dir.join(format!("{PREFIX}{kid}.pem"));
-        let tmp = self.dir.join(format!(".{PREFIX}{kid}.tmp"));
-        write_private(&tmp, pem.as_bytes())?;
-        fs::rename(&tmp, &path)?;
+        let created = now_millis();
+        let kid = format!("{created}-{}", &random_id()[..8]);
+        let row = ids::SigningKey { kid: kid.clone(), created_ms: created as i64, private_key: self.sealer.seal(&pem) };
+        self.storage.write_blocking(|c| ids::signing_key_insert(c, &row))?;
         tracing::info!(kid = %kid, "created token signing key");
         Ok(kid)
     }
 
     /// Makes a new signing key when the newest is older than `rotation`, and
-    /// deletes keys that no unexpired token can need any more.
+    /// deletes keys that no unexpired token can need any more. Blocking.
     pub fn rotate_if_due(&self, rotation: Duration, token_lifetime: Duration) -> anyhow::Result<()> {
-        self.reload()?;
         let now = now_millis();
-        let newest = self.ring.read().ok().and_then(|r| r.signing.as_ref().map(|k| k.created)).unwrap_or(0);
+        let rows = self.storage.read_blocking(ids::signing_keys)?;
+        let newest = rows.last().map_or(0, |r| r.created_ms.max(0) as u64);
         if now.saturating_sub(newest) >= rotation.as_millis() as u64 {
             self.create_key()?;
         }
-        let files = self.key_files()?;
         // A key may go once its successor has existed for a whole token lifetime.
-        for pair in files.windows(2) {
-            let (successor_created, ..) = pair[1];
+        for pair in rows.windows(2) {
+            let successor_created = pair[1].created_ms.max(0) as u64;
             if now.saturating_sub(successor_created) > token_lifetime.as_millis() as u64 + 60_000 {
-                let _ = fs::remove_file(&pair[0].2);
-                tracing::info!(kid = %pair[0].1, "retired token signing key");
+                let kid = pair[0].kid.clone();
+                self.storage.write_blocking(|c| ids::signing_key_delete(c, &kid))?;
+                tracing::info!(kid = %pair[0].kid, "retired token signing key");
             }
         }
         self.reload()
@@ -185,7 +239,8 @@ impl KeyRing {
         Ok(jsonwebtoken::encode(&header, claims, &key.encoding)?)
     }
 
-    /// Checks the signature and decodes the claims. Expiry is not checked here.
+    /// Checks the signature with the keys in memory and decodes the claims.
+    /// Expiry is not checked here.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > 8192 {
             return Err(TokenError::Malformed);
@@ -209,23 +264,34 @@ impl KeyRing {
         }
     }
 
+    /// [`verify`](Self::verify), re-reading the database first when the
+    /// token names a key this process has not seen yet (made by another
+    /// process since the last reload), at most once per second.
+    pub async fn verify_current(&self, token: &str) -> Result<Claims, TokenError> {
+        match self.verify(token) {
+            Err(TokenError::UnknownKey) if self.may_reload() => {
+                match self.storage.read(ids::signing_keys).await {
+                    Ok(rows) => self.install(rows),
+                    Err(e) => tracing::warn!(error = %e, "signing keys could not be re-read"),
+                }
+                self.verify(token)
+            }
+            other => other,
+        }
+    }
+
+    fn may_reload(&self) -> bool {
+        let mut last = self.last_miss.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < MISS_RELOAD_INTERVAL) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
     pub fn key_count(&self) -> usize {
         self.ring.read().map_or(0, |r| r.verifying.len())
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    fs::write(path, bytes)
 }
 
 #[cfg(test)]
@@ -247,10 +313,18 @@ mod tests {
         }
     }
 
+    /// A ring over a fresh SQLite database in `dir`.
+    fn ring(dir: &Path, legacy: Option<&Path>) -> (Storage, KeyRing) {
+        let storage = Storage::open(dir.join("db.sqlite").to_str().unwrap(), 2).unwrap();
+        storage.migrate().unwrap();
+        let kr = KeyRing::open(storage.clone(), Arc::new(Sealer::from_key(&[3; 32])), legacy).unwrap();
+        (storage, kr)
+    }
+
     #[test]
     fn sign_verify_and_tamper() {
         let dir = tempfile::tempdir().unwrap();
-        let kr = KeyRing::open(dir.path()).unwrap();
+        let (_, kr) = ring(dir.path(), None);
         let c = claims();
         let t = kr.sign(&c).unwrap();
         assert_eq!(kr.verify(&t).unwrap(), c);
@@ -262,10 +336,23 @@ mod tests {
     }
 
     #[test]
-    fn rotation_keeps_old_tokens_valid_until_retired() {
+    fn keys_are_sealed_in_the_database() {
         let dir = tempfile::tempdir().unwrap();
-        let kr = KeyRing::open(dir.path()).unwrap();
+        let (storage, _) = ring(dir.path(), None);
+        let rows = storage.read_blocking(ids::signing_keys).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(crate::common::sealing::is_sealed(&rows[0].private_key));
+        assert!(!rows[0].private_key.contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_other_processes_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, kr) = ring(dir.path(), None);
+        // A second process over the same database.
+        let other = KeyRing::open(storage.clone(), Arc::new(Sealer::from_key(&[3; 32])), None).unwrap();
         let old = kr.sign(&claims()).unwrap();
+        assert!(other.verify(&old).is_ok(), "both use the one key in the database");
         // Force a rotation: a zero rotation interval always makes a new key.
         std::thread::sleep(Duration::from_millis(5));
         kr.rotate_if_due(Duration::ZERO, Duration::from_secs(3600)).unwrap();
@@ -274,8 +361,57 @@ mod tests {
         assert_ne!(jsonwebtoken::decode_header(&old).unwrap().kid, jsonwebtoken::decode_header(&new).unwrap().kid);
         assert!(kr.verify(&old).is_ok());
         assert!(kr.verify(&new).is_ok());
-        // A second ring over the same directory verifies both (shared data dir).
-        let other = KeyRing::open(dir.path()).unwrap();
-        assert!(other.verify(&old).is_ok());
+        // The other process has not reloaded yet; verifying re-reads the keys.
+        assert_eq!(other.verify(&new), Err(TokenError::UnknownKey));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        assert!(rt.block_on(other.verify_current(&new)).is_ok());
+        // ...but not again within a second for a key nobody has.
+        let header = r#"{"alg":"ES256","kid":"1-forged"}"#;
+        let forged = format!(
+            "{}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header),
+            &new[new.find('.').unwrap() + 1..]
+        );
+        assert_eq!(rt.block_on(other.verify_current(&forged)), Err(TokenError::UnknownKey));
+        // A process with another secrets key is refused, not handed a key of its own.
+        let stranger = KeyRing::open(storage.clone(), Arc::new(Sealer::from_key(&[4; 32])), None);
+        assert!(stranger.err().unwrap().to_string().contains("IRONBARK_SECRETS_KEY"));
+    }
+
+    #[test]
+    fn a_key_is_retired_once_its_successor_outlived_every_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, kr) = ring(dir.path(), None);
+        let sealer = Sealer::from_key(&[3; 32]);
+        let hour = 3_600_000_i64;
+        let now = now_millis() as i64;
+        for (kid, age) in [("a", 3 * hour), ("b", 2 * hour)] {
+            let pem = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng)
+                .to_pkcs8_pem(LineEnding::LF)
+                .unwrap();
+            let row = ids::SigningKey { kid: kid.into(), created_ms: now - age, private_key: sealer.seal(&pem) };
+            storage.write_blocking(|c| ids::signing_key_insert(c, &row)).unwrap();
+        }
+        // Tokens live an hour: "a" (followed by "b" two hours ago) can go,
+        // "b" (followed by the key made at open, just now) cannot.
+        kr.rotate_if_due(Duration::from_secs(3600), Duration::from_secs(3600)).unwrap();
+        let left: Vec<String> = storage.read_blocking(ids::signing_keys).unwrap().into_iter().map(|k| k.kid).collect();
+        assert_eq!(left.len(), 2);
+        assert!(!left.contains(&"a".to_string()) && left.contains(&"b".to_string()));
+    }
+
+    #[test]
+    fn keys_of_an_earlier_version_are_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        fs::create_dir_all(&keys).unwrap();
+        let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+        fs::write(keys.join("jws-1000-abcdefgh.pem"), pem.as_bytes()).unwrap();
+        let (_, kr) = ring(dir.path(), Some(&keys));
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("1000-abcdefgh".into());
+        let old = jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_ec_pem(pem.as_bytes()).unwrap()).unwrap();
+        assert!(kr.verify(&old).is_ok(), "a token signed before the upgrade still verifies");
     }
 }

@@ -1,22 +1,12 @@
 //! BMC credentials at rest: the secret values of a node's `driver_info`
-//! (passwords, keys, tokens) are stored sealed with ChaCha20-Poly1305 and
-//! opened only when a driver talks to the BMC. The API never shows them
-//! (they are masked), so it only ever seals.
-//!
-//! The 32-byte key comes from `secrets_key` in the configuration (base64;
-//! every process sharing a database must have the same one) or, failing
-//! that, from `<data_dir>/secrets.key`, created on first start.
+//! (passwords, keys, tokens) are stored sealed (see [`Sealer`]) and opened
+//! only when a driver talks to the BMC. The API never shows them (they are
+//! masked), so it only ever seals.
 
-use std::path::Path;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde_json::{Map, Value};
 
-/// Marks a sealed value: `ironbark-sealed:v1:<base64 of nonce ‖ ciphertext>`.
-const PREFIX: &str = "ironbark-sealed:v1:";
+pub use crate::common::sealing::Sealer;
+use crate::common::sealing::is_sealed;
 
 /// `driver_info` keys whose values are secrets.
 pub fn is_secret(key: &str) -> bool {
@@ -26,78 +16,13 @@ pub fn is_secret(key: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
-pub struct Sealer {
-    cipher: ChaCha20Poly1305,
-}
-
-impl std::fmt::Debug for Sealer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sealer(..)")
-    }
-}
-
 impl Sealer {
-    pub fn from_key(key: &[u8; 32]) -> Sealer {
-        Sealer { cipher: ChaCha20Poly1305::new(&Key::from(*key)) }
-    }
-
-    /// The configured key (base64 of 32 bytes), else the data directory's
-    /// key file, created with mode 0600 when missing.
-    pub fn load(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Sealer> {
-        let text = match configured.filter(|k| !k.trim().is_empty()) {
-            Some(k) => k.trim().to_string(),
-            None => {
-                let path = data_dir.join("secrets.key");
-                match std::fs::read_to_string(&path) {
-                    Ok(t) => t.trim().to_string(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        let key = ChaCha20Poly1305::generate_key(&mut OsRng);
-                        let text = STANDARD.encode(key);
-                        write_private(&path, &text)?;
-                        text
-                    }
-                    Err(e) => anyhow::bail!("cannot read the secrets key {}: {e}", path.display()),
-                }
-            }
-        };
-        let bytes = STANDARD.decode(&text).map_err(|e| anyhow::anyhow!("the secrets key is not base64: {e}"))?;
-        let key: [u8; 32] =
-            bytes.try_into().map_err(|_| anyhow::anyhow!("the secrets key must be 32 bytes (base64-encoded)"))?;
-        Ok(Sealer::from_key(&key))
-    }
-
-    pub fn seal(&self, plain: &str) -> String {
-        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        // Encryption of an in-memory buffer cannot fail with this AEAD.
-        let sealed = self.cipher.encrypt(&nonce, plain.as_bytes()).unwrap_or_default();
-        let mut blob = nonce.to_vec();
-        blob.extend_from_slice(&sealed);
-        format!("{PREFIX}{}", STANDARD.encode(blob))
-    }
-
-    /// The plain text of a sealed value; other values pass through.
-    pub fn open(&self, value: &str) -> Result<String, String> {
-        let Some(b64) = value.strip_prefix(PREFIX) else { return Ok(value.to_string()) };
-        let blob = STANDARD.decode(b64).map_err(|_| "a sealed credential is corrupt".to_string())?;
-        if blob.len() < 12 {
-            return Err("a sealed credential is corrupt".into());
-        }
-        let (nonce, data) = blob.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| "a sealed credential is corrupt".to_string())?;
-        let plain = self.cipher.decrypt(&Nonce::from(nonce), data).map_err(|_| {
-            "a sealed credential cannot be opened with this process's secrets key (is `secrets_key` the same on \
-             every ironbark sharing the database?)"
-                .to_string()
-        })?;
-        String::from_utf8(plain).map_err(|_| "a sealed credential is corrupt".into())
-    }
-
     /// Seals every secret string of a `driver_info` object not sealed yet.
     pub fn seal_map(&self, info: &mut Map<String, Value>) {
         for (k, v) in info.iter_mut() {
             if let Value::String(s) = v
                 && is_secret(k)
-                && !s.starts_with(PREFIX)
+                && !is_sealed(s)
             {
                 *s = self.seal(s);
             }
@@ -120,32 +45,13 @@ impl Sealer {
         let mut out = info.clone();
         for v in out.values_mut() {
             if let Value::String(s) = v
-                && s.starts_with(PREFIX)
+                && is_sealed(s)
             {
                 *s = self.open(s)?;
             }
         }
         Ok(out)
     }
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f =
-        opts.open(path).map_err(|e| anyhow::anyhow!("cannot create the secrets key {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -162,7 +68,7 @@ mod tests {
             .unwrap();
         s.seal_map(&mut info);
         let sealed = info["ipmi_password"].as_str().unwrap().to_string();
-        assert!(sealed.starts_with(PREFIX) && !sealed.contains("hunter2"));
+        assert!(is_sealed(&sealed) && !sealed.contains("hunter2"));
         assert_eq!(info["ipmi_address"], "10.0.0.1", "only secrets are sealed");
         s.seal_map(&mut info);
         assert_eq!(info["ipmi_password"], sealed.as_str(), "sealing twice changes nothing");
@@ -171,21 +77,6 @@ mod tests {
         assert_eq!(s.open("plain").unwrap(), "plain", "values stored before sealing still work");
         let other = Sealer::from_key(&[8; 32]);
         assert!(other.open(&sealed).unwrap_err().contains("secrets key"));
-        assert!(s.open(&format!("{PREFIX}AAAA")).is_err());
-    }
-
-    #[test]
-    fn the_key_file_is_made_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = Sealer::load(None, dir.path()).unwrap();
-        let b = Sealer::load(None, dir.path()).unwrap();
-        assert_eq!(b.open(&a.seal("x")).unwrap(), "x");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secrets.key")).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        assert!(Sealer::load(Some("c2hvcnQ="), dir.path()).is_err(), "a short key is refused");
+        assert!(s.open("ironbark-sealed:v1:AAAA").is_err());
     }
 }

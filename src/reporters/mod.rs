@@ -45,7 +45,7 @@ impl Plan {
                 source: cfg.sandesh_source(),
                 module: s.module.clone(),
                 node_type: s.node_type.clone(),
-                instance_id: s.instance_id.clone(),
+                instance_id: cfg.sandesh_instance_id(),
             },
             collectors,
             http_port: s.introspect_port,

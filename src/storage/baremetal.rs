@@ -661,21 +661,25 @@ pub fn history_list(c: &mut DbConn, node_uuid: &str, page: &Page) -> StorageResu
 /// offline. Each node moves with a compare-and-set on its reservation, so
 /// of several live conductors exactly one gets it.
 pub fn take_over_from_dead(c: &mut DbConn, me: &str, dead_before: NaiveDateTime) -> StorageResult<Vec<Node>> {
-    // a conductor found dead once is offline: later checks only read
-    let dead: Vec<String> = conductors::table
+    // Silent conductors: found dead (still marked online) or stopped (marked
+    // offline at a clean stop); either way their nodes' work is orphaned.
+    let silent: Vec<(String, bool)> = conductors::table
         .filter(conductors::updated_at.lt(dead_before))
-        .filter(conductors::online.eq(true))
         .filter(conductors::hostname.ne(me))
-        .select(conductors::hostname)
+        .select((conductors::hostname, conductors::online))
         .load(c)?;
-    if dead.is_empty() {
+    if silent.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::update(conductors::table.filter(conductors::hostname.eq_any(&dead)))
-        .set(conductors::online.eq(false))
-        .execute(c)?;
+    let newly_dead: Vec<&String> = silent.iter().filter(|(_, online)| *online).map(|(h, _)| h).collect();
+    if !newly_dead.is_empty() {
+        diesel::update(conductors::table.filter(conductors::hostname.eq_any(newly_dead)))
+            .set(conductors::online.eq(false))
+            .execute(c)?;
+    }
+    let silent: Vec<&String> = silent.iter().map(|(h, _)| h).collect();
     let orphans: Vec<(String, Option<String>)> =
-        nodes::table.filter(nodes::reservation.eq_any(&dead)).select((nodes::uuid, nodes::reservation)).load(c)?;
+        nodes::table.filter(nodes::reservation.eq_any(silent)).select((nodes::uuid, nodes::reservation)).load(c)?;
     let mut taken = Vec::new();
     for (uuid, owner) in orphans {
         let moved = diesel::update(nodes::table.filter(nodes::uuid.eq(&uuid)).filter(nodes::reservation.eq(owner)))

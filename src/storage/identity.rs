@@ -653,6 +653,36 @@ pub fn catalog(c: &mut DbConn) -> StorageResult<Vec<(Service, Vec<Endpoint>)>> {
         .collect())
 }
 
+// ---- token signing keys ----------------------------------------------------
+
+/// A token signing key: `private_key` is the sealed PKCS#8 PEM.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKey {
+    pub kid: String,
+    /// Milliseconds since the epoch.
+    pub created_ms: i64,
+    pub private_key: String,
+}
+
+/// Every signing key, oldest first.
+pub fn signing_keys(c: &mut DbConn) -> StorageResult<Vec<SigningKey>> {
+    Ok(signing_keys::table
+        .select(SigningKey::as_select())
+        .order((signing_keys::created_ms, signing_keys::kid))
+        .load(c)?)
+}
+
+pub fn signing_key_insert(c: &mut DbConn, k: &SigningKey) -> StorageResult<()> {
+    diesel::insert_into(signing_keys::table).values(k).execute(c)?;
+    Ok(())
+}
+
+pub fn signing_key_delete(c: &mut DbConn, kid: &str) -> StorageResult<()> {
+    diesel::delete(signing_keys::table.filter(signing_keys::kid.eq(kid))).execute(c)?;
+    Ok(())
+}
+
 // ---- revocations -----------------------------------------------------------
 
 pub fn revocation_insert(c: &mut DbConn, r: &Revocation) -> StorageResult<()> {

@@ -53,6 +53,10 @@ pub trait ImageStore: Send + Sync {
     fn local_path(&self, image: &str, area: Area) -> Option<PathBuf>;
     /// Blobs of the store (not staging), for integrity checks.
     fn list(&self) -> io::Result<Vec<String>>;
+    /// Removes what an interrupted write of a blob left; none is not an error.
+    fn discard_partial(&self, image: &str, area: Area) -> io::Result<()>;
+    /// The blobs whose write has not completed (live or interrupted).
+    fn partials(&self) -> io::Result<Vec<(String, Area)>>;
 }
 
 /// Images as files: `<root>/<image id>`, staged data in `<root>/staging/`,
@@ -63,17 +67,11 @@ pub struct FsStore {
 }
 
 impl FsStore {
+    /// Opens (creating) the store. Partial files are left alone: in a
+    /// store shared by several processes they may be live uploads; the
+    /// image service discards those of interrupted transfers.
     pub fn open(root: &Path) -> io::Result<FsStore> {
         std::fs::create_dir_all(root.join("staging"))?;
-        // Partial files belong to uploads that were cut by a stop.
-        for dir in [root.to_path_buf(), root.join("staging")] {
-            for entry in std::fs::read_dir(&dir)? {
-                let path = entry?.path();
-                if path.extension().is_some_and(|e| e == "partial") {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
-        }
         Ok(FsStore { root: root.to_path_buf() })
     }
 
@@ -178,18 +176,70 @@ impl ImageStore for FsStore {
         self.path(image, area).ok()
     }
 
+    fn discard_partial(&self, image: &str, area: Area) -> io::Result<()> {
+        match std::fs::remove_file(self.path(image, area)?.with_extension("partial")) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn partials(&self) -> io::Result<Vec<(String, Area)>> {
+        let mut out = Vec::new();
+        for (dir, area) in [(self.root.clone(), Area::Store), (self.root.join("staging"), Area::Staging)] {
+            for entry in std::fs::read_dir(&dir)? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if let Some(image) = name.strip_suffix(".partial") {
+                    out.push((image.to_string(), area));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn list(&self) -> io::Result<Vec<String>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.root)? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if !name.ends_with(".partial") {
+                if !name.ends_with(".partial") && !name.starts_with('.') {
                     out.push(name);
                 }
             }
         }
         Ok(out)
+    }
+}
+
+/// The name of the file that ties a filesystem store to its database.
+const MARKER: &str = ".ironbark-store";
+
+/// Ties a filesystem store to the database: the first process writes one
+/// random id into both. A process whose store directory lacks the
+/// database's id does not see this database's images (each process
+/// sharing a database with a directory of its own, say) and stops with a
+/// clear message instead of failing downloads later.
+pub fn check_shared(storage: &super::Storage, root: &Path) -> anyhow::Result<()> {
+    let marker = root.join(MARKER);
+    let on_disk = std::fs::read_to_string(&marker).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let candidate = on_disk.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let in_db = storage.write_blocking(|c| super::settings::get_or_insert(c, "image_store_id", &candidate))?;
+    let shared = "give every ironbark sharing the database the same IRONBARK_IMAGE__STORE_DIR (a shared directory)";
+    match on_disk {
+        Some(d) if d == in_db => Ok(()),
+        Some(d) => anyhow::bail!(
+            "the image store {} belongs to another database (store {d}; this database's is {in_db}); {shared}",
+            root.display()
+        ),
+        None if in_db == candidate => {
+            std::fs::write(&marker, format!("{in_db}\n"))
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", marker.display()))?;
+            Ok(())
+        }
+        None => anyhow::bail!(
+            "the image store {} does not hold this database's images (store {in_db} is elsewhere); {shared}",
+            root.display()
+        ),
     }
 }
 

@@ -29,6 +29,7 @@ diesel::table! {
         row_version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        transfer_owner -> Nullable<Text>,
     }
 }
 
@@ -192,19 +193,104 @@ pub fn image_update(c: &mut DbConn, img: &mut FullImage) -> StorageResult<()> {
     set_tags(c, &img.image.uuid, &img.tags)
 }
 
+/// The statuses in which a process is moving an image's data.
+pub const TRANSFER_STATUSES: &[&str] = &["saving", "uploading", "importing"];
+
 /// Moves an image from one status to another only if it is still in one of
 /// `from` (the guard behind "one upload at a time"). Returns whether it did.
+/// `owner` is the conductor that moves the data in the new status (`None`
+/// outside a transfer).
 pub fn image_transition(
     c: &mut DbConn,
     uuid: &str,
     from: &[&str],
     to: &str,
+    owner: Option<&str>,
     now: NaiveDateTime,
 ) -> StorageResult<bool> {
     let n = diesel::update(images::table.filter(images::uuid.eq(uuid)).filter(images::status.eq_any(from)))
-        .set((images::status.eq(to), images::updated_at.eq(now), images::row_version.eq(images::row_version + 1)))
+        .set((
+            images::status.eq(to),
+            images::transfer_owner.eq(owner),
+            images::updated_at.eq(now),
+            images::row_version.eq(images::row_version + 1),
+        ))
         .execute(c)?;
     Ok(n == 1)
+}
+
+/// Transfers left to `me` to settle, each now owned by `me`: those of a
+/// conductor silent since `dead_before` (stopped or dead), and with
+/// `own_too` (at start) this conductor's own and those without an owner
+/// (a previous run's, or recorded before owners were).
+pub fn transfers_to_settle(
+    c: &mut DbConn,
+    me: &str,
+    dead_before: NaiveDateTime,
+    own_too: bool,
+) -> StorageResult<Vec<Image>> {
+    use super::schema::conductors;
+    let stuck: Vec<(String, Option<String>)> = images::table
+        .filter(images::status.eq_any(TRANSFER_STATUSES))
+        .select((images::uuid, images::transfer_owner))
+        .load(c)?;
+    if stuck.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live: Vec<String> = conductors::table
+        .filter(conductors::updated_at.ge(dead_before))
+        .filter(conductors::online.eq(true))
+        .select(conductors::hostname)
+        .load(c)?;
+    let mut out = Vec::new();
+    for (uuid, owner) in stuck {
+        let settle = match owner.as_deref() {
+            None => own_too,
+            Some(o) if o == me => own_too,
+            Some(o) => !live.iter().any(|l| l == o),
+        };
+        if !settle {
+            continue;
+        }
+        // One process settles each: the one that moves the owner first.
+        let q = diesel::update(images::table.filter(images::uuid.eq(&uuid)));
+        let moved = match &owner {
+            Some(o) => q.filter(images::transfer_owner.eq(o)).set(images::transfer_owner.eq(me)).execute(c)?,
+            None => q.filter(images::transfer_owner.is_null()).set(images::transfer_owner.eq(me)).execute(c)?,
+        };
+        if moved == 1 {
+            out.push(image(c, &uuid)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a process other than `me` that is alive (heartbeat since
+/// `alive_since`) is moving this image's data.
+pub fn transfer_is_live_elsewhere(
+    c: &mut DbConn,
+    uuid: &str,
+    me: &str,
+    alive_since: NaiveDateTime,
+) -> StorageResult<bool> {
+    use super::schema::conductors;
+    let owner: Option<Option<String>> = images::table
+        .filter(images::uuid.eq(uuid))
+        .filter(images::status.eq_any(TRANSFER_STATUSES))
+        .select(images::transfer_owner)
+        .first(c)
+        .optional()?;
+    let Some(Some(owner)) = owner else { return Ok(false) };
+    if owner == me {
+        return Ok(false);
+    }
+    let alive: i64 = conductors::table
+        .filter(conductors::hostname.eq(&owner))
+        .filter(conductors::updated_at.ge(alive_since))
+        .filter(conductors::online.eq(true))
+        .count()
+        .get_result(c)?;
+    Ok(alive > 0)
 }
 
 /// What a finished upload records.
@@ -233,6 +319,7 @@ pub fn image_set_data(
     let n = diesel::update(images::table.filter(images::uuid.eq(uuid)).filter(images::status.eq(from)))
         .set((
             images::status.eq(to),
+            images::transfer_owner.eq(None::<String>),
             images::size.eq(d.size),
             images::virtual_size.eq(d.virtual_size),
             images::checksum.eq(&d.checksum),
@@ -253,6 +340,7 @@ pub fn image_reset(c: &mut DbConn, uuid: &str, from: &[&str], now: NaiveDateTime
     let n = diesel::update(images::table.filter(images::uuid.eq(uuid)).filter(images::status.eq_any(from)))
         .set((
             images::status.eq("queued"),
+            images::transfer_owner.eq(None::<String>),
             images::size.eq(None::<i64>),
             images::virtual_size.eq(None::<i64>),
             images::checksum.eq(&none),
@@ -632,9 +720,4 @@ pub fn usage(c: &mut DbConn, owner: &str) -> StorageResult<i64> {
         .select(images::size)
         .load(c)?;
     Ok(sizes.into_iter().flatten().sum())
-}
-
-/// Images left in `saving`/`importing` by a process that stopped mid-upload.
-pub fn images_in_status(c: &mut DbConn, statuses: &[&str]) -> StorageResult<Vec<Image>> {
-    Ok(images::table.filter(images::status.eq_any(statuses)).select(Image::as_select()).load(c)?)
 }

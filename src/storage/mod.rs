@@ -32,6 +32,7 @@ mod schema;
 pub mod security_groups;
 pub mod server_groups;
 pub mod servers;
+pub mod settings;
 pub mod steps;
 pub mod volume;
 

@@ -106,6 +106,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        created_ms -> BigInt,
+        private_key -> Text,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
     application_credentials (id) {
         id -> Text,
         name -> Text,

@@ -66,10 +66,11 @@ for svc in "${SERVICES[@]}"; do
   [ -n "$tok" ] || { echo "no token for $svc" >&2; exit 1; }
   echo "==== schemathesis: $svc ($url/openapi.json, $MAX_EXAMPLES examples)"
   t0=$SECONDS
-  if "$VENV/bin/schemathesis" run "$url/openapi.json" -H "X-Auth-Token: $tok" \
+  # (schemathesis keeps a cache in its working directory)
+  if (cd "$WORK" && "$VENV/bin/schemathesis" run "$url/openapi.json" -H "X-Auth-Token: $tok" \
       --checks "$CHECKS" -n "$MAX_EXAMPLES" "${seed_args[@]}" --request-timeout 30 \
       ${PHASES:+--phases "$PHASES"} --no-color \
-      --report junit --report-junit-path "$REPORT_DIR/$svc.xml" > "$WORK/$svc.txt" 2>&1; then
+      --report junit --report-junit-path "$REPORT_DIR/$svc.xml" > "$WORK/$svc.txt" 2>&1); then
     echo "$svc: passed in $((SECONDS - t0)) s ($(grep -E '^ *[0-9]+ generated' "$WORK/$svc.txt" | tr -s ' '))"
   else
     cat "$WORK/$svc.txt"

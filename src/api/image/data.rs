@@ -127,10 +127,10 @@ async fn claim(
     if expected.is_some_and(|n| n > limit) {
         return Err(ImageError::TooLarge(format!("The incoming image is too large: more than {limit} bytes")));
     }
-    let (uuid, t) = (img.image.uuid.clone(), now());
+    let (uuid, t, me) = (img.image.uuid.clone(), now(), state.conductor.clone());
     let claimed = state
         .storage
-        .write(move |c| db::image_transition(c, &uuid, &[Status::Queued.as_str()], to.as_str(), t))
+        .write(move |c| db::image_transition(c, &uuid, &[Status::Queued.as_str()], to.as_str(), Some(&me), t))
         .await?;
     if !claimed {
         let status = state.storage.read({
@@ -324,10 +324,13 @@ async fn import(
     if i.disk_format.is_none() {
         return Err(ImageError::Conflict("'disk_format' needs to be set before import".into()));
     }
-    let (uuid, t) = (i.uuid.clone(), now());
+    let (uuid, t, me) = (i.uuid.clone(), now(), state.conductor.clone());
     let moved = state
         .storage
-        .write(move |c| db::image_transition(c, &uuid, &[Status::Uploading.as_str()], Status::Importing.as_str(), t))
+        .write(move |c| {
+            let (from, to) = (Status::Uploading.as_str(), Status::Importing.as_str());
+            db::image_transition(c, &uuid, &[from], to, Some(&me), t)
+        })
         .await?;
     if !moved {
         return Err(ImageError::Conflict(format!("Image {id} changed status during the request; try again.")));

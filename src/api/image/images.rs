@@ -508,8 +508,10 @@ async fn set_active(caller: &AuthContext, state: &ImageState, id: &str, to_activ
     }
     let uuid = img.image.uuid.clone();
     let t = now();
-    let moved =
-        state.storage.write(move |c| db::image_transition(c, &uuid, &[source.as_str()], target.as_str(), t)).await?;
+    let moved = state
+        .storage
+        .write(move |c| db::image_transition(c, &uuid, &[source.as_str()], target.as_str(), None, t))
+        .await?;
     if !moved {
         return Err(ImageError::Conflict(format!("Image {id} changed status during the request; try again.")));
     }

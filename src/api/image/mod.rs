@@ -41,6 +41,10 @@ pub struct ImageState {
     pub max_size: u64,
     /// Bytes of image data each project may hold; 0 = no limit.
     pub project_quota: u64,
+    /// This process in transfer ownership (its conductor name).
+    pub conductor: String,
+    /// A conductor silent this long is gone; its transfers are settled.
+    pub heartbeat_timeout: chrono::Duration,
     /// This API's OpenAPI document, served at `/openapi.json`.
     pub openapi: web::Data<crate::common::openapi::Document>,
 }
@@ -53,6 +57,8 @@ impl ImageState {
             store,
             max_size: cfg.image.max_size,
             project_quota: cfg.image.project_quota,
+            conductor: cfg.conductor_name(),
+            heartbeat_timeout: chrono::Duration::seconds(cfg.heartbeat_timeout_s.max(1) as i64),
             openapi: web::Data::new(crate::common::openapi::Document::new(&openapi::document(
                 &cfg.public_url(ServiceKind::Image),
             ))),
@@ -61,17 +67,20 @@ impl ImageState {
 }
 
 impl ImageState {
-    /// Settles the images a stop left mid-transfer: an upload (`saving`)
-    /// or a stage (`uploading` without complete data) goes back to
-    /// `queued`; an import (`importing`) is finished. Run once at start,
-    /// before the port serves requests for long. (With several processes
-    /// over one database this belongs to the one that owned the transfer.)
-    pub async fn recover(self: Arc<Self>) {
+    /// Settles transfers a stop left unfinished: an upload (`saving`) or a
+    /// stage (`uploading` without complete data) goes back to `queued` and
+    /// its partial file goes; an import (`importing`) with its data staged
+    /// is finished in the background. At start (`at_start`) that is this
+    /// conductor's own (a previous run's) and every partial file no live
+    /// transfer writes; later, those of conductors that stopped
+    /// heartbeating. Each is settled by one process only.
+    pub async fn recover(self: Arc<Self>, at_start: bool) {
         use crate::storage::images as db;
-        let stuck = match self.storage.read(|c| db::images_in_status(c, &["saving", "uploading", "importing"])).await {
+        let (me, dead_before) = (self.conductor.clone(), now() - self.heartbeat_timeout);
+        let stuck = match self.storage.write(move |c| db::transfers_to_settle(c, &me, dead_before, at_start)).await {
             Ok(list) => list,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot look for interrupted image uploads");
+                tracing::warn!(error = %e, "cannot look for interrupted image transfers");
                 return;
             }
         };
@@ -79,13 +88,42 @@ impl ImageState {
             let staged = self.store.local_path(&img.uuid, crate::storage::image_store::Area::Staging);
             let staged_ok = img.checksum.is_some() && staged.is_some_and(|p| p.exists());
             match img.status.as_str() {
-                "importing" if staged_ok => data::finish_import(&self, &img.uuid).await,
+                "importing" if staged_ok => {
+                    let this = self.clone();
+                    actix_web::rt::spawn(async move { data::finish_import(&this, &img.uuid).await });
+                }
                 "uploading" if staged_ok => {}
                 _ => {
+                    let area = if img.status == "saving" {
+                        crate::storage::image_store::Area::Store
+                    } else {
+                        crate::storage::image_store::Area::Staging
+                    };
+                    let (store, id) = (self.store.clone(), img.uuid.clone());
+                    let _ = web::block(move || store.discard_partial(&id, area)).await;
                     let (id, t, from) = (img.uuid.clone(), now(), img.status.clone());
                     let reset = self.storage.write(move |c| db::image_reset(c, &id, &[from.as_str()], t)).await;
                     tracing::info!(image = %img.uuid, status = %img.status, ok = reset.is_ok(), "interrupted image transfer returned to queued");
                 }
+            }
+        }
+        if at_start {
+            self.discard_orphan_partials().await;
+        }
+    }
+
+    /// Removes partial files that no live transfer of another process
+    /// writes (a crash between the file and the status change leaves one).
+    async fn discard_orphan_partials(&self) {
+        use crate::storage::images as db;
+        let store = self.store.clone();
+        let Ok(Ok(partials)) = web::block(move || store.partials()).await else { return };
+        for (image, area) in partials {
+            let (me, alive_since, id) = (self.conductor.clone(), now() - self.heartbeat_timeout, image.clone());
+            let live = self.storage.read(move |c| db::transfer_is_live_elsewhere(c, &id, &me, alive_since)).await;
+            if matches!(live, Ok(false)) {
+                let store = self.store.clone();
+                let _ = web::block(move || store.discard_partial(&image, area)).await;
             }
         }
     }
