@@ -24,6 +24,17 @@ enum Command {
     },
     /// Create (or repair) the admin user, project, roles and catalog.
     Bootstrap,
+    /// Print a service's OpenAPI document, or write every document and its
+    /// Markdown reference (`--out api-ref`).
+    Openapi {
+        /// Write `<DIR>/openapi/<service>.json` and `<DIR>/reference/<service>.md`
+        /// (with the default public URLs).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+        /// The service to print: identity, baremetal, compute, image, network or contrail.
+        #[arg(long, default_value = "baremetal")]
+        service: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +76,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("Generated admin password (shown once): {p}");
             }
             println!("bootstrap complete");
+            Ok(())
+        }
+        Command::Openapi { out: Some(dir), .. } => {
+            for path in ironbark::api::write_reference(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Openapi { out: None, service } => {
+            let docs = ironbark::api::documents(&cfg);
+            let (_, doc) = docs
+                .iter()
+                .find(|(k, _)| k.catalog_type() == service)
+                .ok_or_else(|| anyhow::anyhow!("no service {service}"))?;
+            println!("{}", doc.to_pretty_json()?);
             Ok(())
         }
     }

@@ -16,6 +16,44 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use serde_json::Value;
 
+use crate::config::{Config, ServiceKind};
+
+/// Every service's OpenAPI document, as its port serves it at
+/// `/openapi.json`, with the public URLs of `cfg`.
+pub fn documents(cfg: &Config) -> Vec<(ServiceKind, utoipa::openapi::OpenApi)> {
+    vec![
+        (ServiceKind::Identity, identity::openapi::document(&cfg.public_url(ServiceKind::Identity))),
+        (ServiceKind::Baremetal, baremetal::openapi::document(&cfg.public_url(ServiceKind::Baremetal))),
+        (ServiceKind::Compute, compute::openapi::document(&cfg.public_url(ServiceKind::Compute))),
+        (ServiceKind::Image, image::openapi::document(&cfg.public_url(ServiceKind::Image))),
+        (ServiceKind::Network, network::openapi::document(&cfg.public_url(ServiceKind::Network))),
+        (ServiceKind::Contrail, contrail::openapi::document(&cfg.public_url(ServiceKind::Contrail))),
+    ]
+}
+
+/// Writes `<dir>/openapi/<service>.json` and `<dir>/reference/<service>.md`
+/// for every service, with the default public URLs (what `api-ref/` holds).
+pub fn write_reference(dir: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    for sub in ["openapi", "reference"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    for (kind, doc) in documents(&Config::default()) {
+        let name = kind.catalog_type();
+        let json = doc.to_pretty_json()?;
+        let value: Value = serde_json::from_str(&json)?;
+        let files = [
+            (dir.join("openapi").join(format!("{name}.json")), format!("{json}\n")),
+            (dir.join("reference").join(format!("{name}.md")), crate::common::openapi::markdown(&value)),
+        ];
+        for (path, text) in files {
+            std::fs::write(&path, text)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
 fn default_message(status: StatusCode) -> &'static str {
     match status {
         StatusCode::NOT_FOUND => "The resource could not be found.",

@@ -259,3 +259,191 @@ macro_rules! routes {
         $( ::pastey::paste! { $r.add(module_path!(), [<__path_ $h>], $h, &[$($alias),*]); } )*
     };
 }
+
+/// A Markdown reference of a document (`api-ref/reference/<service>.md`):
+/// every operation with its parameters, body and answers, then every schema
+/// with its fields.
+pub fn markdown(doc: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let info = &doc["info"];
+    let _ = writeln!(out, "# {}\n", text(&info["title"]));
+    let _ = writeln!(
+        out,
+        "<!-- Generated from the OpenAPI document (`GET /openapi.json`) by `ironbark openapi --out api-ref`; do not \
+         edit. -->\n"
+    );
+    let _ = writeln!(out, "{}\n\nAPI version {}.\n", text(&info["description"]), text(&info["version"]));
+    let empty = serde_json::Map::new();
+    let paths = doc["paths"].as_object().unwrap_or(&empty);
+    let operations = || {
+        paths.iter().flat_map(|(path, item)| {
+            item.as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, op)| op.is_object())
+                .map(move |(method, op)| (path.as_str(), method.as_str(), op))
+        })
+    };
+    // Parameters every operation takes (the microversion header) are told once.
+    let params_of = |op: &serde_json::Value| -> Vec<String> {
+        op["parameters"].as_array().into_iter().flatten().map(|p| text(&p["name"])).collect()
+    };
+    let mut common: Vec<serde_json::Value> = Vec::new();
+    if let Some((_, _, first)) = operations().find(|(p, _, _)| *p != "/openapi.json") {
+        for p in first["parameters"].as_array().into_iter().flatten() {
+            let name = text(&p["name"]);
+            if operations().filter(|(p, _, _)| *p != "/openapi.json").all(|(_, _, op)| params_of(op).contains(&name)) {
+                common.push(p.clone());
+            }
+        }
+    }
+    for p in &common {
+        let _ = writeln!(
+            out,
+            "Every operation takes the {} parameter `{}` ({}): {}\n",
+            text(&p["in"]),
+            text(&p["name"]),
+            type_of(&p["schema"]),
+            cell(&p["description"])
+        );
+    }
+    let is_common = |p: &serde_json::Value| common.iter().any(|c| c["name"] == p["name"]);
+    let _ = writeln!(out, "## Operations\n\n| method | path | summary |\n|---|---|---|");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap_or(&empty).iter().filter(|(_, op)| op.is_object()) {
+            let _ = writeln!(out, "| {} | `{path}` | {} |", method.to_uppercase(), cell(&op["summary"]));
+        }
+    }
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap_or(&empty).iter().filter(|(_, op)| op.is_object()) {
+            let _ = writeln!(out, "\n### {} `{path}`\n", method.to_uppercase());
+            for key in ["summary", "description"] {
+                if let Some(t) = op[key].as_str() {
+                    let _ = writeln!(out, "{t}\n");
+                }
+            }
+            if op["security"].as_array().is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| o.is_empty())))
+            {
+                let _ = writeln!(out, "No token needed.\n");
+            }
+            let params: Vec<&serde_json::Value> =
+                op["parameters"].as_array().into_iter().flatten().filter(|p| !is_common(p)).collect();
+            if !params.is_empty() {
+                let _ = writeln!(out, "| parameter | in | type | required | description |\n|---|---|---|---|---|");
+                for p in params {
+                    let _ = writeln!(
+                        out,
+                        "| `{}` | {} | {} | {} | {} |",
+                        text(&p["name"]),
+                        text(&p["in"]),
+                        type_of(&p["schema"]),
+                        if p["required"] == true { "yes" } else { "no" },
+                        cell(&p["description"])
+                    );
+                }
+                out.push('\n');
+            }
+            if let Some(content) = op["requestBody"]["content"].as_object() {
+                for (media, c) in content {
+                    let _ = writeln!(out, "Request body (`{media}`): {}\n", type_of(&c["schema"]));
+                }
+            }
+            let _ = writeln!(out, "| status | answer | body |\n|---|---|---|");
+            for (status, r) in op["responses"].as_object().unwrap_or(&empty) {
+                let body = r["content"]
+                    .as_object()
+                    .map(|c| {
+                        c.iter()
+                            .map(|(m, c)| {
+                                if c["schema"].is_null() {
+                                    format!("`{m}`")
+                                } else {
+                                    format!("{} (`{m}`)", type_of(&c["schema"]))
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(out, "| {status} | {} | {body} |", cell(&r["description"]));
+            }
+        }
+    }
+    if let Some(schemas) = doc["components"]["schemas"].as_object() {
+        let _ = writeln!(out, "\n## Schemas");
+        for (name, s) in schemas {
+            let _ = writeln!(out, "\n### {name}\n");
+            if let Some(d) = s["description"].as_str() {
+                let _ = writeln!(out, "{d}\n");
+            }
+            match s["properties"].as_object() {
+                Some(props) => {
+                    let required: Vec<&str> = s["required"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "| field | type | required | description |\n|---|---|---|---|");
+                    for (field, p) in props {
+                        let _ = writeln!(
+                            out,
+                            "| `{field}` | {} | {} | {} |",
+                            type_of(p),
+                            if required.contains(&field.as_str()) { "yes" } else { "no" },
+                            cell(&p["description"])
+                        );
+                    }
+                }
+                None => {
+                    let _ = writeln!(out, "Type: {}", type_of(s));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() })
+}
+
+/// A table cell: one line, pipes escaped.
+fn cell(v: &serde_json::Value) -> String {
+    text(v).replace('\n', " ").replace('|', "\\|")
+}
+
+/// A schema in a few words: `string (uuid)`, `[Link]`, `string | null`.
+fn type_of(s: &serde_json::Value) -> String {
+    if let Some(r) = s["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        return format!("[{name}](#{})", name.to_lowercase());
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(list) = s[key].as_array() {
+            let sep = if key == "allOf" { " & " } else { " \\| " };
+            return list.iter().map(type_of).collect::<Vec<_>>().join(sep);
+        }
+    }
+    let one = |t: &str| -> String {
+        match t {
+            "array" => format!("[{}]", type_of(&s["items"])),
+            "string" if s["enum"].is_array() => {
+                let values: Vec<String> =
+                    s["enum"].as_array().into_iter().flatten().map(|v| format!("`{}`", text(v))).collect();
+                format!("one of {}", values.join(", "))
+            }
+            other => match s["format"].as_str() {
+                Some(f) => format!("{other} ({f})"),
+                None => other.to_string(),
+            },
+        }
+    };
+    match &s["type"] {
+        serde_json::Value::String(t) => one(t),
+        serde_json::Value::Array(ts) => {
+            ts.iter().map(|t| one(t.as_str().unwrap_or(""))).collect::<Vec<_>>().join(" \\| ")
+        }
+        _ if s.as_object().is_some_and(|o| o.is_empty()) || s.is_null() => "any".into(),
+        _ => "any".into(),
+    }
+}

@@ -124,18 +124,21 @@ async fn list(api: Api, state: web::Data<BaremetalState>, q: Query, detail_route
     Ok(HttpResponse::Ok().json(collection(&state.base, "chassis", path, &paging, items, last, &extras)))
 }
 
+/// Lists chassis.
 #[utoipa::path(get, path = "/v1/chassis", tag = "chassis", params(PageQuery, FieldsQuery, DetailQuery),
     responses((status = 200, description = "A page of chassis (uuid and description unless `detail` or `fields`).", body = ChassisList)))]
 async fn list_all(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, false).await
 }
 
+/// Lists chassis with every field.
 #[utoipa::path(get, path = "/v1/chassis/detail", tag = "chassis", params(PageQuery),
     responses((status = 200, description = "A page of chassis with every field.", body = ChassisList)))]
 async fn list_detail(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, true).await
 }
 
+/// Shows a chassis.
 #[utoipa::path(get, path = "/v1/chassis/{uuid}", tag = "chassis", params(("uuid" = uuid::Uuid, Path), FieldsQuery),
     responses((status = 200, description = "The chassis.", body = ChassisDoc)))]
 async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>, q: Query) -> Result<HttpResponse> {
@@ -154,6 +157,7 @@ async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String
     }))
 }
 
+/// Creates a chassis.
 #[utoipa::path(post, path = "/v1/chassis", tag = "chassis", request_body = ChassisCreate,
     responses((status = 201, description = "The new chassis.", body = ChassisDoc)))]
 async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
@@ -188,6 +192,7 @@ async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) ->
         .json(chassis_json(&state.base, &ch)))
 }
 
+/// Updates a chassis with a JSON patch (`description`, `extra`).
 #[utoipa::path(patch, path = "/v1/chassis/{uuid}", tag = "chassis", params(("uuid" = uuid::Uuid, Path)),
     request_body = JsonPatch, responses((status = 200, description = "The updated chassis.", body = ChassisDoc)))]
 async fn update(
@@ -245,6 +250,7 @@ async fn update(
     Ok(HttpResponse::Ok().json(chassis_json(&state.base, &ch)))
 }
 
+/// Deletes a chassis that holds no nodes.
 #[utoipa::path(delete, path = "/v1/chassis/{uuid}", tag = "chassis", params(("uuid" = uuid::Uuid, Path)),
     responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
