@@ -774,7 +774,8 @@ async fn backfill(storage: &Storage, uuid: &str, node_uuid: &str) -> Out<Allocat
                         &format!("Cannot backfill an allocation for node {}: {}", n.uuid, errors.join("; ")),
                     );
                     fail(c, &mut a, msg.clone())?;
-                    return Ok(Err(BaremetalError::Internal(msg)));
+                    // Ironic's AllocationFailed is a 500; the request is at fault.
+                    return Ok(Err(BaremetalError::BadRequest(msg)));
                 }
                 if let Some(inst) = n.instance_uuid.clone()
                     && inst != a.uuid

@@ -236,8 +236,8 @@ fn check_steps(v: &Value, prefix: &str, actions: bool) -> Result<()> {
 
 /// Checks an operator's arguments against its signature. List arguments
 /// are positional. Operators given the plugin data get it added to their
-/// stored arguments, as Ironic's validation does. Failures here are
-/// Ironic 500s.
+/// stored arguments, as Ironic's validation does. Ironic answers a
+/// failure here with a 500; it is the request's fault, so a 400 here.
 fn check_args(op: &str, args: &mut Value) -> Result<()> {
     let (required, optional, plugin_data) = signature(op.trim_start_matches('!'));
     let named: Map<String, Value> = match args {
@@ -247,9 +247,7 @@ fn check_args(op: &str, args: &mut Value) -> Result<()> {
             }
             if list.len() < required.len() {
                 let missing = required[list.len()..].join(", ");
-                return Err(BaremetalError::Internal(format!(
-                    "('Not enough arguments provided. Missing: %s', '{missing}')"
-                )));
+                return Err(BaremetalError::BadRequest(format!("Not enough arguments provided. Missing: {missing}")));
             }
             required.iter().chain(optional.iter()).zip(list.iter()).map(|(k, v)| (k.to_string(), v.clone())).collect()
         }
@@ -259,7 +257,7 @@ fn check_args(op: &str, args: &mut Value) -> Result<()> {
             }
             m.clone()
         }
-        _ => return Err(BaremetalError::Internal("args must be either a list or dictionary".into())),
+        _ => return Err(BaremetalError::BadRequest("args must be either a list or dictionary".into())),
     };
     let mut missing: Vec<&str> = required.iter().copied().filter(|r| !named.contains_key(*r)).collect();
     missing.sort();
@@ -273,7 +271,7 @@ fn check_args(op: &str, args: &mut Value) -> Result<()> {
     if !unexpected.is_empty() {
         msg.push(format!("unexpected argument(s): {}", unexpected.join(", ")));
     }
-    if msg.is_empty() { Ok(()) } else { Err(BaremetalError::Internal(msg.join("; "))) }
+    if msg.is_empty() { Ok(()) } else { Err(BaremetalError::BadRequest(msg.join("; "))) }
 }
 
 /// Ironic's `validate_rule`: phase, priority range and operator arguments.
@@ -464,6 +462,8 @@ async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String
     if !is_uuid(&uuid) {
         return Err(BaremetalError::BadRequest(format!("Schema error: '{uuid}' is not a 'uuid'")));
     }
+    // Stored lower case and hyphenated.
+    let uuid = uuid::Uuid::parse_str(&uuid).map_or(uuid, |u| u.to_string());
     require_system(&api, GET, "baremetal:inspection_rule:get")?;
     let id = uuid.clone();
     let rule = state.storage().read(move |c| super::ports::optional(ins::rule(c, &id))).await?;
@@ -507,8 +507,12 @@ async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) ->
     require_system(&api, CHANGE, "baremetal:inspection_rule:create")?;
     let Value::Object(mut b) = v else { return Err(BaremetalError::BadRequest("Schema error".into())) };
     validate_rule(&mut b)?;
+    // Ironic stores any string here (and then cannot find the rule by it).
     let uuid = match b.get("uuid").and_then(Value::as_str) {
-        Some(u) if !u.is_empty() => u.to_string(),
+        Some(u) if !u.is_empty() => match uuid::Uuid::parse_str(u) {
+            Ok(x) => x.to_string(),
+            Err(_) => return Err(BaremetalError::BadRequest(format!("Expected UUID for uuid: {u}"))),
+        },
         _ => uuid::Uuid::new_v4().to_string(),
     };
     let rule = rule_from(&b, uuid, None);
@@ -553,6 +557,8 @@ async fn update(
     if !is_uuid(&uuid) {
         return Err(BaremetalError::BadRequest(format!("Expected UUID for inspection_rule_uuid: {uuid}")));
     }
+    // Stored lower case and hyphenated.
+    let uuid = uuid::Uuid::parse_str(&uuid).map_or(uuid, |u| u.to_string());
     let ops: Value =
         serde_json::from_slice(&body).map_err(|e| BaremetalError::BadRequest(format!("Invalid JSON in patch: {e}")))?;
     require_system(&api, CHANGE, "baremetal:inspection_rule:update")?;
@@ -613,6 +619,8 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
     if !is_uuid(&uuid) {
         return Err(BaremetalError::BadRequest(format!("Schema error: '{uuid}' is not a 'uuid'")));
     }
+    // Stored lower case and hyphenated.
+    let uuid = uuid::Uuid::parse_str(&uuid).map_or(uuid, |u| u.to_string());
     require_system(&api, CHANGE, "baremetal:inspection_rule:delete")?;
     let id = uuid.clone();
     let gone = state
@@ -682,7 +690,7 @@ mod tests {
                               "conditions": [{"op": "!eq", "args": ["{a}", 8]}]});
         validate_rule(list.as_object_mut().unwrap()).unwrap();
         let mut missing = json!({"actions": [{"op": "log", "args": {}}]});
-        assert!(matches!(validate_rule(missing.as_object_mut().unwrap()), Err(BaremetalError::Internal(_))));
+        assert!(matches!(validate_rule(missing.as_object_mut().unwrap()), Err(BaremetalError::BadRequest(_))));
     }
 
     #[test]

@@ -411,9 +411,11 @@ impl Object {
     }
 }
 
-fn check_ident(kind: Kind, ident: &str) -> Result<()> {
-    if is_uuid(ident) {
-        Ok(())
+/// A connector's or target's UUID from the path, as stored (lower case,
+/// hyphenated).
+fn check_ident(kind: Kind, ident: &str) -> Result<String> {
+    if let Ok(u) = uuid::Uuid::parse_str(ident) {
+        Ok(u.to_string())
     } else {
         Err(BaremetalError::BadRequest(format!("Expected UUID for {}_uuid: {ident}", kind.singular())))
     }
@@ -456,7 +458,7 @@ async fn show(
     api.require(32)?;
     let q = q.into_inner();
     only_params(&q, &["fields"])?;
-    check_ident(kind, &ident)?;
+    let ident = check_ident(kind, &ident)?;
     let fields = list_fields(&q, kind)?;
     let ctx = api.ctx.clone();
     let (obj, _) =
@@ -582,11 +584,13 @@ fn check_body(kind: Kind, b: &Map<String, Value>, what: &str) -> Result<Fields> 
     if !is_uuid(&node_uuid) {
         return Err(BaremetalError::BadRequest(format!("Expected UUID for node_uuid: {node_uuid}")));
     }
-    if let Some(u) = &uuid
-        && !is_uuid(u)
-    {
-        return Err(BaremetalError::BadRequest(format!("Expected UUID for uuid: {u}")));
-    }
+    let uuid = match uuid {
+        Some(u) => match uuid::Uuid::parse_str(&u) {
+            Ok(x) => Some(x.to_string()),
+            Err(_) => return Err(BaremetalError::BadRequest(format!("Expected UUID for uuid: {u}"))),
+        },
+        None => None,
+    };
     Ok(Fields { uuid, node_uuid, kind_name, id, boot_index, properties, extra })
 }
 
@@ -799,7 +803,7 @@ async fn update(
     kind: Kind,
 ) -> Result<HttpResponse> {
     api.require(32)?;
-    check_ident(kind, &ident)?;
+    let ident = check_ident(kind, &ident)?;
     let ctx = api.ctx.clone();
     let show_properties = may_view_properties(&api.ctx);
     let obj = state
@@ -930,7 +934,7 @@ async fn delete(
     kind: Kind,
 ) -> Result<HttpResponse> {
     api.require(32)?;
-    check_ident(kind, &ident)?;
+    let ident = check_ident(kind, &ident)?;
     let ctx = api.ctx.clone();
     state
         .storage()
