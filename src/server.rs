@@ -345,7 +345,6 @@ impl Prepared {
                         .wrap(TracingLogger::default())
                         .wrap(Condition::new(metrics_on, timing.clone()))
                         .app_data(metrics.clone())
-                        .route("/metrics", web::get().to(crate::reporters::metrics::handler))
                         .configure(|c| api::baremetal::configure(c, baremetal_state.clone()))
                 })
                 .workers(workers)

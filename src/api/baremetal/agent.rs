@@ -11,8 +11,10 @@ use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
 use super::nodes::masked;
+use super::openapi::Link;
 use super::versions::{self, Version};
 use super::{BaremetalState, Query, body_object, is_uuid, only_params};
+use crate::common::openapi::Routes;
 use crate::drivers::inventory::normal_mac;
 use crate::storage::baremetal::{self as bm, Node};
 
@@ -39,6 +41,161 @@ impl FromRequest for Agent {
         let version = req.extensions().get::<versions::Negotiated>().map_or(versions::MIN, |n| n.0);
         ready(Ok(Agent { version }))
     }
+}
+
+// ---- documents -----------------------------------------------------------------------
+
+/// What an agent learns of its node.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AgentNode {
+    uuid: uuid::Uuid,
+    #[schema(value_type = Object)]
+    properties: Value,
+    /// Secrets masked.
+    #[schema(value_type = Object)]
+    instance_info: Value,
+    /// Secrets (the agent token included) masked.
+    #[schema(value_type = Object)]
+    driver_internal_info: Value,
+    links: Vec<Link>,
+}
+
+/// The agent's metrics settings.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AgentMetrics {
+    backend: String,
+    prepend_host: bool,
+    prepend_uuid: bool,
+    prepend_host_reverse: bool,
+    #[schema(required = true)]
+    global_prefix: Option<String>,
+}
+
+/// Where the agent sends statsd metrics.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AgentStatsd {
+    statsd_host: String,
+    statsd_port: i64,
+}
+
+/// How the agent is to behave.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AgentConfig {
+    /// Seconds the agent may go without a heartbeat.
+    heartbeat_timeout: i64,
+    /// The agent token when this call issued it, `******` once it exists.
+    agent_token: String,
+    agent_token_required: bool,
+    metrics: AgentMetrics,
+    metrics_statsd: AgentStatsd,
+    agent_md5_checksum_enable: bool,
+    disable_deep_image_inspection: bool,
+    permitted_image_formats: Vec<String>,
+    agent_skip_bmc_detect: bool,
+    enable_bios_bootloader_install: bool,
+}
+
+/// An agent's node and configuration.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AgentLookup {
+    node: AgentNode,
+    config: AgentConfig,
+}
+
+/// An inspection report accepted from an agent speaking no microversion.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InspectionAccepted {
+    /// The node inspected (or enrolled).
+    uuid: uuid::Uuid,
+}
+
+/// The answer to an inspection report: the node's UUID without a
+/// microversion, its lookup document from 1.84.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ContinueInspectionResult {
+    Legacy(InspectionAccepted),
+    Lookup(Box<AgentLookup>),
+}
+
+/// A network interface of the inventory.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InventoryInterface {
+    mac_address: String,
+}
+
+/// The hardware inventory an agent reports.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Inventory {
+    #[schema(min_items = 1)]
+    interfaces: Vec<InventoryInterface>,
+    bmc_address: Option<String>,
+    bmc_v6address: Option<String>,
+}
+
+/// What an agent reports after inspecting its server (more keys are the
+/// plugin data).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InspectionData {
+    inventory: Inventory,
+}
+
+/// An agent's heartbeat; each field from the microversion named.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Heartbeat {
+    /// The agent's URL (`http://` or `https://`).
+    callback_url: String,
+    /// (1.36)
+    #[schema(nullable = false)]
+    agent_version: Option<String>,
+    /// (1.62) The token handed out by lookup; required once it exists.
+    #[schema(nullable = false)]
+    agent_token: Option<String>,
+    /// (1.68)
+    #[schema(nullable = false)]
+    agent_verify_ca: Option<String>,
+    /// (1.72)
+    #[schema(nullable = false)]
+    agent_status: Option<String>,
+    /// (1.72)
+    #[schema(nullable = false)]
+    agent_status_message: Option<String>,
+}
+
+/// A heartbeat naming its node in the body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HeartbeatWithNode {
+    /// The node's UUID.
+    node_ident: uuid::Uuid,
+    /// The agent's URL (`http://` or `https://`).
+    callback_url: String,
+    /// (1.36)
+    #[schema(nullable = false)]
+    agent_version: Option<String>,
+    /// (1.62)
+    #[schema(nullable = false)]
+    agent_token: Option<String>,
+    /// (1.68)
+    #[schema(nullable = false)]
+    agent_verify_ca: Option<String>,
+    /// (1.72)
+    #[schema(nullable = false)]
+    agent_status: Option<String>,
+    /// (1.72)
+    #[schema(nullable = false)]
+    agent_status_message: Option<String>,
 }
 
 // ---- lookup ---------------------------------------------------------------------------
@@ -108,6 +265,12 @@ async fn issue_token(state: &BaremetalState, uuid: &str) -> Result<(Node, Option
     Ok(out)
 }
 
+/// (1.22) An agent finds its node (no token).
+#[utoipa::path(get, path = "/v1/lookup", tag = "agent", security(()),
+    params(("addresses" = Option<String>, Query, description = "The server's MAC addresses, comma-separated."),
+        ("node_uuid" = Option<String>, Query, description = "The node's UUID, when known.")),
+    responses((status = 200, description = "The node (in a state an agent runs in) and the agent's configuration; \
+        from 1.62 the agent token on the first call.", body = AgentLookup)))]
 async fn lookup(api: Agent, q: Query, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     api.require(22)?;
     only_params(&q, &["addresses", "node_uuid"])?;
@@ -176,6 +339,15 @@ fn check_report(body: &Map<String, Value>) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// An agent reports its inventory (no token): inspection goes on, or the
+/// server is enrolled when discovery is on.
+///
+/// Agents speak no microversion (1.1); a caller naming one needs 1.84.
+#[utoipa::path(post, path = "/v1/continue_inspection", tag = "agent", security(()),
+    params(("node_uuid" = Option<String>, Query, description = "(1.84) The node inspected.")),
+    request_body = InspectionData,
+    responses((status = 202, description = "Accepted: the node's UUID (1.1), or its lookup document (1.84).",
+        body = ContinueInspectionResult)))]
 async fn continue_inspection(
     api: Agent,
     q: Query,
@@ -305,6 +477,11 @@ async fn heartbeat(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// (1.22) An agent's heartbeat (no token).
+#[utoipa::path(post, path = "/v1/heartbeat/{node}", tag = "agent", security(()),
+    params(("node" = uuid::Uuid, Path, description = "The node's UUID.")),
+    request_body = Heartbeat,
+    responses((status = 202, description = "Recorded; a deploy waiting for the agent goes on.")))]
 async fn heartbeat_node(
     api: Agent,
     path: web::Path<String>,
@@ -314,13 +491,14 @@ async fn heartbeat_node(
     heartbeat(api, Some(path), body, state).await
 }
 
+/// (1.22) An agent's heartbeat naming its node in the body (no token).
+#[utoipa::path(post, path = "/v1/heartbeat", tag = "agent", security(()),
+    request_body = HeartbeatWithNode,
+    responses((status = 202, description = "Recorded; a deploy waiting for the agent goes on.")))]
 async fn heartbeat_body(api: Agent, body: web::Bytes, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     heartbeat(api, None, body, state).await
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/lookup", web::get().to(lookup))
-        .route("/v1/continue_inspection", web::post().to(continue_inspection))
-        .route("/v1/heartbeat/{node}", web::post().to(heartbeat_node))
-        .route("/v1/heartbeat", web::post().to(heartbeat_body));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; lookup, continue_inspection, heartbeat_node, heartbeat_body);
 }

@@ -18,10 +18,12 @@ use serde_json::{Map, Value, json};
 
 use super::error::BaremetalError;
 use super::nodes::find_node;
+use super::openapi::{FieldsQuery, JsonPatch, Link, PageQuery};
 use super::versions::{MAX, MIN};
 use super::{
     Api, BaremetalState, Paging, Query, apply_patch, is_uuid, is_valid_name, json_text, only_params, ts, ts_opt,
 };
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::storage::allocations::{self as al, Allocation, AllocationFilter, CandidateFilter};
 use crate::storage::baremetal::{self as bm, Node};
@@ -106,6 +108,77 @@ fn list_of(text: &str) -> Vec<String> {
 
 fn opt(s: &Option<String>) -> Value {
     s.as_ref().map_or(Value::Null, |v| Value::String(v.clone()))
+}
+
+// ---- documents ----------------------------------------------------------------------------
+
+/// Where an allocation stands.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum AllocationState {
+    Allocating,
+    Active,
+    Error,
+}
+
+/// An allocation: a request for a node matching a resource class and
+/// traits.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Allocation)]
+#[allow(dead_code)]
+pub struct AllocationDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// The nodes it may pick from (UUIDs); empty for any.
+    candidate_nodes: Vec<String>,
+    #[schema(value_type = Object)]
+    extra: Value,
+    /// Why it failed.
+    last_error: Option<String>,
+    name: Option<String>,
+    /// (1.60)
+    owner: Option<String>,
+    resource_class: Option<String>,
+    #[schema(inline)]
+    state: AllocationState,
+    traits: Vec<String>,
+    links: Vec<Link>,
+    /// The node picked.
+    node_uuid: Option<uuid::Uuid>,
+}
+
+/// A page of allocations; `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AllocationList {
+    allocations: Vec<AllocationDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new allocation. `resource_class` is required unless `node` is given.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AllocationCreate {
+    #[schema(max_length = 80)]
+    resource_class: Option<String>,
+    /// A logical name (unique).
+    name: Option<String>,
+    /// Traits the node must have (`CUSTOM_…` or standard ones).
+    traits: Option<Vec<String>>,
+    /// The nodes (UUIDs or names) it may pick from.
+    candidate_nodes: Option<Vec<String>>,
+    /// (1.60) The owning project.
+    owner: Option<String>,
+    /// (1.58) Backfill: a node (UUID or name) already deployed.
+    node: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    uuid: Option<uuid::Uuid>,
 }
 
 // ---- rendering ------------------------------------------------------------------------
@@ -284,6 +357,14 @@ fn check_node_ident(v: &str) -> Out<()> {
     }
 }
 
+/// (1.52) The allocations.
+#[utoipa::path(get, path = "/v1/allocations", tag = "allocations",
+    params(("node" = Option<String>, Query, description = "Only the allocation of this node (UUID or name)."),
+        ("resource_class" = Option<String>, Query),
+        ("state" = Option<String>, Query, description = "`allocating`, `active` or `error`."),
+        ("owner" = Option<String>, Query, description = "(1.60)"),
+        PageQuery, FieldsQuery),
+    responses((status = 200, description = "A page of allocations.", body = AllocationList)))]
 async fn list(api: Api, q: Query, state: web::Data<BaremetalState>) -> Out<HttpResponse> {
     gate(&api, 52, StatusCode::NOT_FOUND, "allocations")?;
     only_params(&q, LIST_PARAMS)?;
@@ -337,6 +418,10 @@ async fn list(api: Api, q: Query, state: web::Data<BaremetalState>) -> Out<HttpR
     Ok(HttpResponse::Ok().json(paging.collection(&state, "allocations", "allocations", items, last.as_deref(), &carry)))
 }
 
+/// (1.52) An allocation.
+#[utoipa::path(get, path = "/v1/allocations/{allocation}", tag = "allocations",
+    params(("allocation" = String, Path, description = "A UUID or a name."), FieldsQuery),
+    responses((status = 200, description = "The allocation.", body = AllocationDoc)))]
 async fn show(api: Api, path: web::Path<String>, q: Query, state: web::Data<BaremetalState>) -> Out<HttpResponse> {
     gate(&api, 52, StatusCode::NOT_FOUND, "allocations")?;
     only_params(&q, &["fields"])?;
@@ -393,6 +478,10 @@ fn failed(uuid: &str, error: &str) -> String {
     format!("Failed to process allocation {uuid}: {error}.")
 }
 
+/// (1.52) Allocates a node: the answer shows the request as accepted
+/// (`allocating`), the node is picked before the request ends.
+#[utoipa::path(post, path = "/v1/allocations", tag = "allocations", request_body = AllocationCreate,
+    responses((status = 201, description = "The new allocation.", body = AllocationDoc)))]
 async fn create(api: Api, body: web::Bytes, state: web::Data<BaremetalState>) -> Out<HttpResponse> {
     gate(&api, 52, StatusCode::METHOD_NOT_ALLOWED, "allocations")?;
     let m = match serde_json::from_slice::<Value>(&body) {
@@ -774,7 +863,8 @@ async fn backfill(storage: &Storage, uuid: &str, node_uuid: &str) -> Out<Allocat
                         &format!("Cannot backfill an allocation for node {}: {}", n.uuid, errors.join("; ")),
                     );
                     fail(c, &mut a, msg.clone())?;
-                    return Ok(Err(BaremetalError::Internal(msg)));
+                    // Ironic's AllocationFailed is a 500; the request is at fault.
+                    return Ok(Err(BaremetalError::BadRequest(msg)));
                 }
                 if let Some(inst) = n.instance_uuid.clone()
                     && inst != a.uuid
@@ -812,6 +902,10 @@ async fn backfill(storage: &Storage, uuid: &str, node_uuid: &str) -> Out<Allocat
 
 // ---- update and delete ------------------------------------------------------------------
 
+/// (1.57) Renames an allocation or changes its `extra`.
+#[utoipa::path(patch, path = "/v1/allocations/{allocation}", tag = "allocations",
+    params(("allocation" = String, Path, description = "A UUID or a name.")), request_body = JsonPatch,
+    responses((status = 200, description = "The updated allocation.", body = AllocationDoc)))]
 async fn update(
     api: Api,
     path: web::Path<String>,
@@ -935,6 +1029,10 @@ async fn destroy(storage: &Storage, uuid: &str) -> Out<()> {
     Err(Fail::Bm(BaremetalError::Conflict(format!("allocation {uuid} changed concurrently"))))
 }
 
+/// (1.52) Deletes an allocation, freeing its node.
+#[utoipa::path(delete, path = "/v1/allocations/{allocation}", tag = "allocations",
+    params(("allocation" = String, Path, description = "A UUID or a name.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Out<HttpResponse> {
     gate(&api, 52, StatusCode::METHOD_NOT_ALLOWED, "allocations")?;
     let a = load_visible(&state, &path, &api).await?;
@@ -956,6 +1054,10 @@ async fn node_allocation(state: &BaremetalState, api: &Api, node: &Node, ident: 
     }
 }
 
+/// (1.52) The allocation of a node.
+#[utoipa::path(get, path = "/v1/nodes/{node}/allocation", tag = "allocations",
+    params(("node" = String, Path, description = "A node's UUID or name."), FieldsQuery),
+    responses((status = 200, description = "The allocation.", body = AllocationDoc)))]
 async fn node_show(api: Api, path: web::Path<String>, q: Query, state: web::Data<BaremetalState>) -> Out<HttpResponse> {
     api.require(52)?;
     only_params(&q, &["fields"])?;
@@ -966,6 +1068,10 @@ async fn node_show(api: Api, path: web::Path<String>, q: Query, state: web::Data
     Ok(HttpResponse::Ok().json(render(&state, &a, &api, fields.as_deref())))
 }
 
+/// (1.52) Deletes the allocation of a node.
+#[utoipa::path(delete, path = "/v1/nodes/{node}/allocation", tag = "allocations",
+    params(("node" = String, Path, description = "A node's UUID or name.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn node_delete(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Out<HttpResponse> {
     api.require(52)?;
     let n = super::nodes::load_visible(&state, &path, &api).await?;
@@ -977,19 +1083,14 @@ async fn node_delete(api: Api, path: web::Path<String>, state: web::Data<Baremet
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for root in ["/v1/allocations", "/v1/allocations/"] {
-        cfg.service(web::resource(root).route(web::get().to(list)).route(web::post().to(create)));
-    }
-    cfg.service(
-        web::resource("/v1/allocations/{allocation}")
-            .route(web::get().to(show))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .service(
-        web::resource("/v1/nodes/{node}/allocation")
-            .route(web::get().to(node_show))
-            .route(web::delete().to(node_delete)),
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list | "/v1/allocations/",
+        create | "/v1/allocations/",
+        show,
+        update,
+        delete,
+        node_show,
+        node_delete,
     );
 }

@@ -10,9 +10,11 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::ports::{carried, collection, forbidden, links, now, only_keys, optional, py_bool, schema};
 use super::versions::{MAX, MIN};
 use super::{Api, BaremetalState, Paging, Query, apply_patch, body_object, is_uuid, json_text, parse_bool, ts, ts_opt};
+use crate::common::openapi::Routes;
 use crate::common::policy::{Owner, Rule};
 use crate::storage::DbConn;
 use crate::storage::steps::{self as st, DeployTemplate};
@@ -318,6 +320,93 @@ pub(super) fn canonical_uuid(s: &str) -> String {
     uuid::Uuid::parse_str(s).map(|u| u.to_string()).unwrap_or_else(|_| s.to_string())
 }
 
+// ---- documents (shared with runbooks) ----------------------------------------------
+
+/// The interfaces a step may belong to.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum StepInterface {
+    Vendor,
+    Power,
+    Management,
+    Firmware,
+    Deploy,
+    Bios,
+    Raid,
+}
+
+/// A step's priority or order: a non-negative integer, or (as given) a
+/// string of digits.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum StepRank {
+    Number(i64),
+    Digits(String),
+}
+
+/// A deploy step.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DeployStep {
+    interface: StepInterface,
+    #[schema(min_length = 1)]
+    step: String,
+    /// Secrets masked when shown.
+    #[schema(value_type = Object)]
+    args: Value,
+    /// 0 disables the step.
+    priority: StepRank,
+}
+
+/// A deploy template: deploy steps run for nodes whose instance has the
+/// trait it is named after.
+#[derive(utoipa::ToSchema)]
+#[schema(as = DeployTemplate)]
+#[allow(dead_code)]
+pub struct DeployTemplateDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// A trait name (`CUSTOM_…`).
+    name: String,
+    #[schema(value_type = Object)]
+    extra: Value,
+    links: Vec<Link>,
+    /// The steps; a creation echoes them as given (a priority given as a
+    /// string stays one).
+    steps: Vec<DeployStep>,
+}
+
+/// A page of deploy templates (`uuid` and `name` unless `detail` or
+/// `fields`); `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DeployTemplateList {
+    deploy_templates: Vec<DeployTemplateDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new deploy template.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DeployTemplateCreate {
+    /// A trait name: `CUSTOM_[A-Z0-9_]+` or a standard trait.
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(min_items = 1)]
+    steps: Vec<DeployStep>,
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    uuid: Option<uuid::Uuid>,
+}
+
 // ---- deploy templates -----------------------------------------------------------
 
 const WHAT: &str = "template";
@@ -406,6 +495,10 @@ fn parse_template_fields(q: &HashMap<String, String>) -> Result<Option<Vec<Strin
     Ok(Some(list))
 }
 
+/// (1.55) The deploy templates.
+#[utoipa::path(get, path = "/v1/deploy_templates", tag = "deploy_templates",
+    params(PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of deploy templates.", body = DeployTemplateList)))]
 async fn list(req: HttpRequest, api: Api, state: web::Data<BaremetalState>, q: Query) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), 55, "deploy templates") {
         return r;
@@ -454,6 +547,10 @@ async fn list_inner(api: Api, state: web::Data<BaremetalState>, q: HashMap<Strin
     )))
 }
 
+/// (1.55) A deploy template.
+#[utoipa::path(get, path = "/v1/deploy_templates/{ident}", tag = "deploy_templates",
+    params(("ident" = String, Path, description = "A UUID or a name (up to 1.90 a `.json` suffix is ignored)."), FieldsQuery),
+    responses((status = 200, description = "The deploy template.", body = DeployTemplateDoc)))]
 async fn show(
     req: HttpRequest,
     api: Api,
@@ -484,6 +581,9 @@ async fn show_inner(
     Ok(HttpResponse::Ok().json(keep(m, &fields)))
 }
 
+/// (1.55) Creates a deploy template.
+#[utoipa::path(post, path = "/v1/deploy_templates", tag = "deploy_templates", request_body = DeployTemplateCreate,
+    responses((status = 201, description = "The new deploy template.", body = DeployTemplateDoc)))]
 async fn create(req: HttpRequest, api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), 55, "deploy templates") {
         return r;
@@ -562,6 +662,10 @@ fn check_template_body(b: &Map<String, Value>) -> Result<Vec<Value>> {
     check_steps(WHAT, b.get("steps"), StepKind::Deploy)
 }
 
+/// (1.55) Updates a deploy template (`name`, `steps`, `extra`).
+#[utoipa::path(patch, path = "/v1/deploy_templates/{ident}", tag = "deploy_templates",
+    params(("ident" = String, Path, description = "A UUID or a name (up to 1.90 a `.json` suffix is ignored).")), request_body = JsonPatch,
+    responses((status = 200, description = "The updated deploy template.", body = DeployTemplateDoc)))]
 async fn update(
     req: HttpRequest,
     api: Api,
@@ -685,6 +789,10 @@ pub(super) fn check_patch_shape(body: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// (1.55) Deletes a deploy template.
+#[utoipa::path(delete, path = "/v1/deploy_templates/{ident}", tag = "deploy_templates",
+    params(("ident" = String, Path, description = "A UUID or a name (up to 1.90 a `.json` suffix is ignored).")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(req: HttpRequest, api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), 55, "deploy templates") {
         return r;
@@ -710,7 +818,10 @@ async fn delete_inner(api: Api, state: web::Data<BaremetalState>, ident: String)
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /v1/deploy_templates/{x}`: Ironic takes `x` as the template body.
+/// (1.55) Always refused: Ironic takes the path's last segment as the
+/// template body (400, not an object).
+#[utoipa::path(post, path = "/v1/deploy_templates/{ident}", tag = "deploy_templates",
+    params(("ident" = String, Path)), responses())]
 async fn post_ident(req: HttpRequest, api: Api, path: web::Path<String>) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), 55, "deploy templates") {
         return r;
@@ -718,37 +829,15 @@ async fn post_ident(req: HttpRequest, api: Api, path: web::Path<String>) -> Http
     schema(WHAT, format!("'{}' is not of type 'object'", path.into_inner())).error_response()
 }
 
-/// Anything else under the collection: the version gate first, then 404/405.
-async fn other(req: HttpRequest, api: Api) -> HttpResponse {
-    if let Some(r) = too_old(&api, req.method(), 55, "deploy templates") {
-        return r;
-    }
-    if req.method() == Method::GET {
-        BaremetalError::NoRoute.error_response()
-    } else {
-        webob_error(StatusCode::METHOD_NOT_ALLOWED, "")
-    }
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for root in [format!("{p}/deploy_templates"), format!("{p}/deploy_templates/")] {
-            cfg.service(
-                web::resource(root)
-                    .route(web::get().to(list))
-                    .route(web::post().to(create))
-                    .default_service(web::to(other)),
-            );
-        }
-        cfg.service(
-            web::resource(format!("{p}/deploy_templates/{{ident}}"))
-                .route(web::get().to(show))
-                .route(web::post().to(post_ident))
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete))
-                .default_service(web::to(other)),
-        );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list | "/v1/deploy_templates/",
+        create | "/v1/deploy_templates/",
+        show,
+        post_ident,
+        update,
+        delete,
+    );
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{FieldsQuery, Link, PageQuery};
 use super::ports::{carried, collection, links, parse_detail, require_system, strip_json_suffix};
 use super::{Api, BaremetalState, Paging, Query, only_params, parse_bool, select_fields, ts};
+use crate::common::openapi::Routes;
 use crate::common::policy::Rule;
 use crate::drivers::{HARDWARE_TYPES, HardwareInfo, INTERFACE_KINDS};
 use crate::storage::baremetal::{self as bm, Conductor};
@@ -22,6 +24,131 @@ fn kind_version(kind: &str) -> u16 {
         "firmware" => 86,
         _ => 30,
     }
+}
+
+/// What a hardware type is: only `dynamic` ones exist now.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DriverType {
+    Classic,
+    Dynamic,
+}
+
+/// A hardware type some conductor serves. The interface fields are shown
+/// by `GET /v1/drivers/{name}` and `?detail=true`, each kind from the
+/// microversion that introduced it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Driver)]
+#[allow(dead_code)]
+pub struct DriverDoc {
+    name: String,
+    /// The conductors serving it.
+    hosts: Vec<String>,
+    links: Vec<Link>,
+    /// (1.14) The links of its `driver_info` properties.
+    properties: Vec<Link>,
+    /// (1.30)
+    r#type: DriverType,
+    /// (1.40)
+    default_bios_interface: Option<String>,
+    /// (1.30)
+    default_boot_interface: Option<String>,
+    /// (1.30)
+    default_console_interface: Option<String>,
+    /// (1.30)
+    default_deploy_interface: Option<String>,
+    /// (1.86)
+    default_firmware_interface: Option<String>,
+    /// (1.30)
+    default_inspect_interface: Option<String>,
+    /// (1.30)
+    default_management_interface: Option<String>,
+    /// (1.30)
+    default_network_interface: Option<String>,
+    /// (1.30)
+    default_power_interface: Option<String>,
+    /// (1.30)
+    default_raid_interface: Option<String>,
+    /// (1.38)
+    default_rescue_interface: Option<String>,
+    /// (1.33)
+    default_storage_interface: Option<String>,
+    /// (1.30)
+    default_vendor_interface: Option<String>,
+    /// (1.40)
+    enabled_bios_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_boot_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_console_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_deploy_interfaces: Vec<String>,
+    /// (1.86)
+    enabled_firmware_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_inspect_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_management_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_network_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_power_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_raid_interfaces: Vec<String>,
+    /// (1.38)
+    enabled_rescue_interfaces: Vec<String>,
+    /// (1.33)
+    enabled_storage_interfaces: Vec<String>,
+    /// (1.30)
+    enabled_vendor_interfaces: Vec<String>,
+}
+
+/// The hardware types served by at least one online conductor.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DriverList {
+    drivers: Vec<DriverDoc>,
+}
+
+/// A description of each `driver_info` property of a hardware type
+/// (ending in `Required.` or `Optional.`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DriverProperties(HashMap<String, String>);
+
+/// What each key of a RAID logical disk in `target_raid_config` means.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RaidLogicalDiskProperties(HashMap<String, String>);
+
+/// A conductor: a process serving hardware types.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Conductor)]
+#[allow(dead_code)]
+pub struct ConductorDoc {
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// Its last heartbeat.
+    #[schema(format = DateTime)]
+    updated_at: String,
+    hostname: String,
+    conductor_group: String,
+    /// The hardware types it serves.
+    drivers: Vec<String>,
+    links: Vec<Link>,
+    /// Whether it heartbeats.
+    alive: bool,
+}
+
+/// A page of conductors (hostname, conductor group and liveness unless
+/// `detail` or `fields`); `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConductorList {
+    conductors: Vec<ConductorDoc>,
+    #[serde(default)]
+    next: String,
 }
 
 fn unknown_driver(name: &str) -> BaremetalError {
@@ -122,6 +249,12 @@ fn driver_select(q: &HashMap<String, String>, api: &Api) -> Result<Option<Vec<St
     Ok(Some(out))
 }
 
+/// The hardware types.
+#[utoipa::path(get, path = "/v1/drivers", tag = "drivers",
+    params(("type" = inline(Option<DriverType>), Query, description = "(1.30) `classic` lists none."),
+        ("detail" = Option<bool>, Query, description = "(1.30) Show the interfaces of each."),
+        ("fields" = Option<String>, Query, description = "(1.77) Only these fields (comma-separated), plus `links`.")),
+    responses((status = 200, description = "The hardware types served by an online conductor.", body = DriverList)))]
 async fn drivers_list(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     let q = q.into_inner();
     only_params(&q, &["type", "detail", "fields"])?;
@@ -166,6 +299,11 @@ async fn drivers_list(api: Api, state: web::Data<BaremetalState>, q: Query) -> R
     Ok(HttpResponse::Ok().json(json!({"drivers": drivers})))
 }
 
+/// A hardware type, with its interfaces.
+#[utoipa::path(get, path = "/v1/drivers/{name}", tag = "drivers",
+    params(("name" = String, Path, description = "A hardware type."),
+        ("fields" = Option<String>, Query, description = "(1.77) Only these fields (comma-separated), plus `links`.")),
+    responses((status = 200, description = "The hardware type.", body = DriverDoc)))]
 async fn driver_show(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -192,6 +330,10 @@ async fn served(state: &BaremetalState, name: &str) -> Result<&'static HardwareI
     types.iter().find(|(hw, _)| hw.name == name).map(|(hw, _)| *hw).ok_or_else(|| driver_missing(name))
 }
 
+/// The `driver_info` properties a hardware type knows.
+#[utoipa::path(get, path = "/v1/drivers/{name}/properties", tag = "drivers",
+    params(("name" = String, Path, description = "A hardware type.")),
+    responses((status = 200, description = "Each property with its description.", body = DriverProperties)))]
 async fn driver_properties(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -220,6 +362,10 @@ fn logical_disk_properties() -> Value {
     })
 }
 
+/// (1.12) What a RAID logical disk may say.
+#[utoipa::path(get, path = "/v1/drivers/{name}/raid/logical_disk_properties", tag = "drivers",
+    params(("name" = String, Path, description = "A hardware type.")),
+    responses((status = 200, description = "Each logical disk key with its description.", body = RaidLogicalDiskProperties)))]
 async fn raid_properties(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -233,6 +379,10 @@ async fn raid_properties(
     Ok(HttpResponse::Ok().json(logical_disk_properties()))
 }
 
+/// The vendor passthru methods of a hardware type (none).
+#[utoipa::path(get, path = "/v1/drivers/{name}/vendor_passthru/methods", tag = "drivers",
+    params(("name" = String, Path, description = "A hardware type.")),
+    responses((status = 200, description = "The methods by name (always empty).", body = Object)))]
 async fn vendor_methods(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -286,6 +436,11 @@ fn conductor_not_found(hostname: &str) -> BaremetalError {
     BaremetalError::NotFound(format!("Conductor {hostname} could not be found."))
 }
 
+/// (1.49) The conductors.
+#[utoipa::path(get, path = "/v1/conductors", tag = "conductors",
+    params(PageQuery, FieldsQuery,
+        ("detail" = Option<bool>, Query, description = "(1.43) Every field of each conductor.")),
+    responses((status = 200, description = "A page of conductors.", body = ConductorList)))]
 async fn conductors_list(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     api.require(49)?;
     let q = q.into_inner();
@@ -353,6 +508,10 @@ fn strip_sort_key(q: &HashMap<String, String>) -> HashMap<String, String> {
     q
 }
 
+/// (1.49) A conductor.
+#[utoipa::path(get, path = "/v1/conductors/{hostname}", tag = "conductors",
+    params(("hostname" = String, Path), FieldsQuery),
+    responses((status = 200, description = "The conductor.", body = ConductorDoc)))]
 async fn conductor_show(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -374,26 +533,16 @@ async fn conductor_show(
     }))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for root in [format!("{p}/drivers"), format!("{p}/drivers/")] {
-            cfg.service(web::resource(root).route(web::get().to(drivers_list)));
-        }
-        for root in [format!("{p}/conductors"), format!("{p}/conductors/")] {
-            cfg.service(web::resource(root).route(web::get().to(conductors_list)));
-        }
-        cfg.service(web::resource(format!("{p}/drivers/{{name}}")).route(web::get().to(driver_show)))
-            .service(web::resource(format!("{p}/drivers/{{name}}/properties")).route(web::get().to(driver_properties)))
-            .service(
-                web::resource(format!("{p}/drivers/{{name}}/raid/logical_disk_properties"))
-                    .route(web::get().to(raid_properties)),
-            )
-            .service(
-                web::resource(format!("{p}/drivers/{{name}}/vendor_passthru/methods"))
-                    .route(web::get().to(vendor_methods)),
-            )
-            .service(web::resource(format!("{p}/conductors/{{hostname}}")).route(web::get().to(conductor_show)));
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        drivers_list | "/v1/drivers/",
+        conductors_list | "/v1/conductors/",
+        driver_show,
+        driver_properties,
+        raid_properties,
+        vendor_methods,
+        conductor_show,
+    );
 }
 
 #[cfg(test)]

@@ -128,6 +128,11 @@ impl From<StorageError> for BaremetalError {
                 tracing::warn!(error = %m, "baremetal database unavailable");
                 BaremetalError::Unavailable("Resource temporarily unavailable, please retry.".into())
             }
+            // PostgreSQL refuses text holding NUL (Ironic on it answers
+            // 500): the request's fault.
+            StorageError::Database(m) if m.contains("invalid byte sequence for encoding") => {
+                BaremetalError::BadRequest("Invalid input: text must not contain NUL (0x00) characters.".into())
+            }
             StorageError::Database(m) => BaremetalError::Internal(m),
             StorageError::Refused { message, .. } => BaremetalError::Conflict(message),
         }

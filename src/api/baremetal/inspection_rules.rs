@@ -12,9 +12,11 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::ports::{collection, forbidden, now, require_system};
 use super::versions::{MAX, MIN};
 use super::{Api, BaremetalState, Paging, Query, is_uuid, only_params, parse_bool, ts, ts_opt};
+use crate::common::openapi::Routes;
 use crate::common::policy::Rule as Policy;
 use crate::storage::inspection::{self as ins, Rule};
 
@@ -143,6 +145,113 @@ fn py_list(items: &[&str]) -> String {
     format!("[{}]", items.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))
 }
 
+// ---- documents ---------------------------------------------------------------------
+
+/// An operator's or action's arguments: positional (a list) or named.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum RuleArgs {
+    Positional(Vec<Value>),
+    #[schema(value_type = Object)]
+    Named(Map<String, Value>),
+}
+
+/// What a condition tests over the items of a `loop`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum LoopMultiple {
+    Any,
+    All,
+    First,
+    Last,
+}
+
+/// A rule's condition: an operator (`eq`, `lt`, `gt`, `is-empty`,
+/// `in-net`, `matches`, `contains`, `one-of`, `is-none`, `is-true`,
+/// `is-false`, each also negated with a leading `!`) and its arguments.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RuleCondition {
+    op: String,
+    args: RuleArgs,
+    /// Runs the condition for each item.
+    #[schema(nullable = false)]
+    r#loop: Option<RuleArgs>,
+    /// With `loop` (`any` by default).
+    #[schema(nullable = false)]
+    multiple: Option<LoopMultiple>,
+}
+
+/// A rule's action: `fail`, `log`, `set-attribute`, `extend-attribute`,
+/// `del-attribute`, `set-capability`, `unset-capability`, `add-trait`,
+/// `remove-trait`, `set-plugin-data`, `extend-plugin-data`,
+/// `unset-plugin-data`, `set-port-attribute`, `extend-port-attribute`,
+/// `del-port-attribute` or `api-call`, with its arguments.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RuleAction {
+    op: String,
+    args: RuleArgs,
+    /// Runs the action for each item.
+    #[schema(nullable = false)]
+    r#loop: Option<RuleArgs>,
+}
+
+/// An inspection rule: actions run on a node being inspected when its
+/// conditions hold.
+#[derive(utoipa::ToSchema)]
+#[schema(as = InspectionRule)]
+#[allow(dead_code)]
+pub struct InspectionRuleDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    description: Option<String>,
+    /// Rules run by descending priority.
+    priority: i64,
+    /// A sensitive rule's conditions and actions are never shown (null).
+    sensitive: bool,
+    /// Always `main`.
+    phase: Option<String>,
+    conditions: Option<Vec<RuleCondition>>,
+    actions: Option<Vec<RuleAction>>,
+    links: Vec<Link>,
+}
+
+/// A page of inspection rules (`uuid`, `priority`, `phase`, `description`
+/// unless `detail` or `fields`); `next` is the next page's URL when this
+/// one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InspectionRuleList {
+    inspection_rules: Vec<InspectionRuleDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new inspection rule.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InspectionRuleCreate {
+    #[schema(min_items = 1)]
+    actions: Vec<RuleAction>,
+    conditions: Option<Vec<RuleCondition>>,
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    /// Only `main`.
+    #[schema(max_length = 16)]
+    phase: Option<String>,
+    /// 0 to 9999.
+    #[schema(nullable = false, minimum = 0, maximum = 9999)]
+    priority: Option<i64>,
+    sensitive: Option<bool>,
+    uuid: Option<uuid::Uuid>,
+}
+
 // ---- validation ---------------------------------------------------------------------
 
 /// The request schema: `prefix` is "Schema error" or "Schema error for patch".
@@ -236,8 +345,8 @@ fn check_steps(v: &Value, prefix: &str, actions: bool) -> Result<()> {
 
 /// Checks an operator's arguments against its signature. List arguments
 /// are positional. Operators given the plugin data get it added to their
-/// stored arguments, as Ironic's validation does. Failures here are
-/// Ironic 500s.
+/// stored arguments, as Ironic's validation does. Ironic answers a
+/// failure here with a 500; it is the request's fault, so a 400 here.
 fn check_args(op: &str, args: &mut Value) -> Result<()> {
     let (required, optional, plugin_data) = signature(op.trim_start_matches('!'));
     let named: Map<String, Value> = match args {
@@ -247,9 +356,7 @@ fn check_args(op: &str, args: &mut Value) -> Result<()> {
             }
             if list.len() < required.len() {
                 let missing = required[list.len()..].join(", ");
-                return Err(BaremetalError::Internal(format!(
-                    "('Not enough arguments provided. Missing: %s', '{missing}')"
-                )));
+                return Err(BaremetalError::BadRequest(format!("Not enough arguments provided. Missing: {missing}")));
             }
             required.iter().chain(optional.iter()).zip(list.iter()).map(|(k, v)| (k.to_string(), v.clone())).collect()
         }
@@ -259,7 +366,7 @@ fn check_args(op: &str, args: &mut Value) -> Result<()> {
             }
             m.clone()
         }
-        _ => return Err(BaremetalError::Internal("args must be either a list or dictionary".into())),
+        _ => return Err(BaremetalError::BadRequest("args must be either a list or dictionary".into())),
     };
     let mut missing: Vec<&str> = required.iter().copied().filter(|r| !named.contains_key(*r)).collect();
     missing.sort();
@@ -273,7 +380,7 @@ fn check_args(op: &str, args: &mut Value) -> Result<()> {
     if !unexpected.is_empty() {
         msg.push(format!("unexpected argument(s): {}", unexpected.join(", ")));
     }
-    if msg.is_empty() { Ok(()) } else { Err(BaremetalError::Internal(msg.join("; "))) }
+    if msg.is_empty() { Ok(()) } else { Err(BaremetalError::BadRequest(msg.join("; "))) }
 }
 
 /// Ironic's `validate_rule`: phase, priority range and operator arguments.
@@ -366,6 +473,10 @@ fn check_fields(q: &HashMap<String, String>) -> Result<Option<Vec<String>>> {
 
 // ---- handlers -----------------------------------------------------------------------------
 
+/// (1.96) The inspection rules.
+#[utoipa::path(get, path = "/v1/inspection_rules", tag = "inspection_rules",
+    params(PageQuery, FieldsQuery, DetailQuery, ("phase" = Option<String>, Query, description = "Ignored.")),
+    responses((status = 200, description = "A page of inspection rules.", body = InspectionRuleList)))]
 async fn list(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     if !api.at_least(96) {
         return Ok(too_old(StatusCode::NOT_FOUND));
@@ -454,6 +565,9 @@ async fn list(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<Ht
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// (1.96) An inspection rule.
+#[utoipa::path(get, path = "/v1/inspection_rules/{uuid}", tag = "inspection_rules", params(("uuid" = uuid::Uuid, Path), FieldsQuery),
+    responses((status = 200, description = "The inspection rule.", body = InspectionRuleDoc)))]
 async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>, q: Query) -> Result<HttpResponse> {
     if !api.at_least(96) {
         return Ok(too_old(StatusCode::NOT_FOUND));
@@ -464,6 +578,8 @@ async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String
     if !is_uuid(&uuid) {
         return Err(BaremetalError::BadRequest(format!("Schema error: '{uuid}' is not a 'uuid'")));
     }
+    // Stored lower case and hyphenated.
+    let uuid = uuid::Uuid::parse_str(&uuid).map_or(uuid, |u| u.to_string());
     require_system(&api, GET, "baremetal:inspection_rule:get")?;
     let id = uuid.clone();
     let rule = state.storage().read(move |c| super::ports::optional(ins::rule(c, &id))).await?;
@@ -497,6 +613,9 @@ fn rule_from(body: &Map<String, Value>, uuid: String, old: Option<&Rule>) -> Rul
     }
 }
 
+/// (1.96) Creates an inspection rule.
+#[utoipa::path(post, path = "/v1/inspection_rules", tag = "inspection_rules", request_body = InspectionRuleCreate,
+    responses((status = 201, description = "The new inspection rule.", body = InspectionRuleDoc)))]
 async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
     if !api.at_least(96) {
         return Ok(too_old(StatusCode::METHOD_NOT_ALLOWED));
@@ -507,8 +626,12 @@ async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) ->
     require_system(&api, CHANGE, "baremetal:inspection_rule:create")?;
     let Value::Object(mut b) = v else { return Err(BaremetalError::BadRequest("Schema error".into())) };
     validate_rule(&mut b)?;
+    // Ironic stores any string here (and then cannot find the rule by it).
     let uuid = match b.get("uuid").and_then(Value::as_str) {
-        Some(u) if !u.is_empty() => u.to_string(),
+        Some(u) if !u.is_empty() => match uuid::Uuid::parse_str(u) {
+            Ok(x) => x.to_string(),
+            Err(_) => return Err(BaremetalError::BadRequest(format!("Expected UUID for uuid: {u}"))),
+        },
         _ => uuid::Uuid::new_v4().to_string(),
     };
     let rule = rule_from(&b, uuid, None);
@@ -540,6 +663,10 @@ fn patch_doc(r: &Rule) -> Value {
     })
 }
 
+/// (1.96) Updates an inspection rule (a sensitive rule stays sensitive).
+#[utoipa::path(patch, path = "/v1/inspection_rules/{uuid}", tag = "inspection_rules", params(("uuid" = uuid::Uuid, Path)),
+    request_body = JsonPatch,
+    responses((status = 200, description = "The updated inspection rule.", body = InspectionRuleDoc)))]
 async fn update(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -553,6 +680,8 @@ async fn update(
     if !is_uuid(&uuid) {
         return Err(BaremetalError::BadRequest(format!("Expected UUID for inspection_rule_uuid: {uuid}")));
     }
+    // Stored lower case and hyphenated.
+    let uuid = uuid::Uuid::parse_str(&uuid).map_or(uuid, |u| u.to_string());
     let ops: Value =
         serde_json::from_slice(&body).map_err(|e| BaremetalError::BadRequest(format!("Invalid JSON in patch: {e}")))?;
     require_system(&api, CHANGE, "baremetal:inspection_rule:update")?;
@@ -605,6 +734,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(rule_json(&state.base, &rule)))
 }
 
+/// (1.96) Deletes an inspection rule.
+#[utoipa::path(delete, path = "/v1/inspection_rules/{uuid}", tag = "inspection_rules", params(("uuid" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     if !api.at_least(96) {
         return Ok(too_old(StatusCode::METHOD_NOT_ALLOWED));
@@ -613,6 +745,8 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
     if !is_uuid(&uuid) {
         return Err(BaremetalError::BadRequest(format!("Schema error: '{uuid}' is not a 'uuid'")));
     }
+    // Stored lower case and hyphenated.
+    let uuid = uuid::Uuid::parse_str(&uuid).map_or(uuid, |u| u.to_string());
     require_system(&api, CHANGE, "baremetal:inspection_rule:delete")?;
     let id = uuid.clone();
     let gone = state
@@ -628,7 +762,8 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `DELETE /v1/inspection_rules` (bulk): not supported.
+/// (1.96) Deleting every rule at once: always refused (403).
+#[utoipa::path(delete, path = "/v1/inspection_rules", tag = "inspection_rules", responses())]
 async fn delete_all(api: Api) -> Result<HttpResponse> {
     if !api.at_least(96) {
         return Ok(too_old(StatusCode::METHOD_NOT_ALLOWED));
@@ -636,23 +771,15 @@ async fn delete_all(api: Api) -> Result<HttpResponse> {
     Err(forbidden("baremetal:inspection_rule:delete"))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for r in [format!("{p}/inspection_rules"), format!("{p}/inspection_rules/")] {
-            cfg.service(
-                web::resource(r)
-                    .route(web::get().to(list))
-                    .route(web::post().to(create))
-                    .route(web::delete().to(delete_all)),
-            );
-        }
-        cfg.service(
-            web::resource(format!("{p}/inspection_rules/{{uuid}}"))
-                .route(web::get().to(show))
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete)),
-        );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list | "/v1/inspection_rules/",
+        create | "/v1/inspection_rules/",
+        delete_all | "/v1/inspection_rules/",
+        show,
+        update,
+        delete,
+    );
 }
 
 #[cfg(test)]
@@ -682,7 +809,7 @@ mod tests {
                               "conditions": [{"op": "!eq", "args": ["{a}", 8]}]});
         validate_rule(list.as_object_mut().unwrap()).unwrap();
         let mut missing = json!({"actions": [{"op": "log", "args": {}}]});
-        assert!(matches!(validate_rule(missing.as_object_mut().unwrap()), Err(BaremetalError::Internal(_))));
+        assert!(matches!(validate_rule(missing.as_object_mut().unwrap()), Err(BaremetalError::BadRequest(_))));
     }
 
     #[test]

@@ -89,19 +89,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<BaremetalState>) {
     cfg.app_data(web::Data::from(state.clone()));
     crate::common::openapi::serve_document(cfg, &state.openapi);
     openapi::routes().register(cfg);
-    volume::configure(cfg);
-    inspection_rules::configure(cfg);
-    agent::configure(cfg);
     nodes::configure(cfg);
     node_extras::configure(cfg);
     states::configure(cfg);
     ports::configure(cfg);
     portgroups::configure(cfg);
-    drivers::configure(cfg);
-    allocations::configure(cfg);
-    shards::configure(cfg);
-    deploy_templates::configure(cfg);
-    runbooks::configure(cfg);
 }
 
 /// Extractor: the caller and the negotiated microversion.

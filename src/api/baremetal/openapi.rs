@@ -17,7 +17,16 @@ use crate::common::openapi::{ErrorDoc, Routes, ServiceDoc, version_pattern};
 pub fn routes() -> Routes {
     let mut r = Routes::new();
     super::versions::routes(&mut r);
+    super::volume::routes(&mut r);
+    super::inspection_rules::routes(&mut r);
+    super::agent::routes(&mut r);
     super::chassis::routes(&mut r);
+    super::drivers::routes(&mut r);
+    super::allocations::routes(&mut r);
+    super::shards::routes(&mut r);
+    super::deploy_templates::routes(&mut r);
+    super::runbooks::routes(&mut r);
+    crate::routes!(r; metrics);
     r
 }
 
@@ -35,7 +44,17 @@ fn microversion_header() -> Parameter {
 }
 
 /// The resources whose fields `?fields=` and the microversion select.
-const SELECTABLE: &[&str] = &["Chassis"];
+const SELECTABLE: &[&str] = &[
+    "Chassis",
+    "Driver",
+    "Conductor",
+    "Allocation",
+    "VolumeConnector",
+    "VolumeTarget",
+    "DeployTemplate",
+    "Runbook",
+    "InspectionRule",
+];
 
 /// The document of the bare-metal API.
 pub fn document(server: &str) -> OpenApi {
@@ -144,4 +163,15 @@ pub enum PatchKind {
     Add,
     Replace,
     Remove,
+}
+
+/// The Prometheus metrics of this process (no token): node counts by state,
+/// request latencies, engine figures.
+#[utoipa::path(get, path = "/metrics", tag = "metrics", security(()),
+    responses((status = 200, description = "The text exposition format.",
+            content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 500, description = "The metrics could not be encoded.", content_type = "text/plain", body = String),
+        (status = 503, description = "The database is unreachable.", content_type = "text/plain", body = String)))]
+async fn metrics(m: actix_web::web::Data<crate::reporters::metrics::Metrics>) -> actix_web::HttpResponse {
+    crate::reporters::metrics::handler(m).await
 }

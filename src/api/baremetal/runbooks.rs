@@ -6,19 +6,21 @@
 use std::collections::HashMap;
 
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::deploy_templates::{
-    StepKind, canonical_uuid, check_fields, check_ident, check_patch_shape, check_sort_key, check_steps,
-    check_trait_name, keep, list_args, merge_steps, prune_steps, py_repr, respond, show_steps, split_fields, too_old,
-    webob_error,
+    StepInterface, StepKind, StepRank, canonical_uuid, check_fields, check_ident, check_patch_shape, check_sort_key,
+    check_steps, check_trait_name, keep, list_args, merge_steps, prune_steps, py_repr, respond, show_steps,
+    split_fields, too_old, webob_error,
 };
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::ports::{
     carried, collection, forbidden, is_logical_name, links, now, only_keys, optional, patch_values, schema,
 };
 use super::{Api, BaremetalState, Paging, Query, apply_patch, body_object, is_uuid, json_text, parse_bool, ts, ts_opt};
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::storage::DbConn;
 use crate::storage::steps::{self as st, Runbook, RunbookScope};
@@ -187,8 +189,107 @@ fn check_body(api: &Api, what: &str, b: &Map<String, Value>, relaxed: bool) -> R
     })
 }
 
+// ---- documents ----------------------------------------------------------------------
+
+/// A runbook step as shown.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunbookStep {
+    interface: StepInterface,
+    step: String,
+    /// Secrets masked.
+    #[schema(value_type = Object)]
+    args: Value,
+    /// Steps run in this order.
+    order: i64,
+}
+
+/// A runbook step as given.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunbookStepIn {
+    interface: StepInterface,
+    #[schema(min_length = 1)]
+    step: String,
+    #[schema(value_type = Option<Object>)]
+    args: Option<Value>,
+    order: StepRank,
+}
+
+/// A runbook: named steps a node may run while cleaning or servicing.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Runbook)]
+#[allow(dead_code)]
+pub struct RunbookDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// A trait name before 1.112, a logical name from then.
+    name: String,
+    #[schema(value_type = Object)]
+    extra: Value,
+    public: bool,
+    /// The owning project.
+    owner: Option<String>,
+    disable_ramdisk: bool,
+    /// (1.112)
+    description: Option<String>,
+    links: Vec<Link>,
+    steps: Vec<RunbookStep>,
+    /// (1.112)
+    traits: Vec<String>,
+}
+
+/// A page of runbooks (`uuid` and `name` unless `detail` or `fields`);
+/// `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunbookList {
+    runbooks: Vec<RunbookDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new runbook.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunbookCreate {
+    /// A trait name (`CUSTOM_…`) before 1.112, a logical name from then.
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(min_items = 1)]
+    steps: Vec<RunbookStepIn>,
+    /// (1.112)
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    /// Public runbooks have no owner (system-scoped callers only).
+    public: Option<bool>,
+    /// The owning project (a project-scoped caller's own by default).
+    #[schema(max_length = 255)]
+    owner: Option<String>,
+    disable_ramdisk: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    uuid: Option<uuid::Uuid>,
+}
+
+/// A runbook's traits.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunbookTraits {
+    /// `CUSTOM_…` or standard trait names.
+    traits: Vec<String>,
+}
+
 // ---- handlers ---------------------------------------------------------------------
 
+/// (1.92) The runbooks the caller may see.
+#[utoipa::path(get, path = "/v1/runbooks", tag = "runbooks",
+    params(PageQuery, FieldsQuery, DetailQuery,
+        ("project" = Option<bool>, Query, description = "Any value keeps only public runbooks (system readers).")),
+    responses((status = 200, description = "A page of runbooks.", body = RunbookList)))]
 async fn list(req: HttpRequest, api: Api, state: web::Data<BaremetalState>, q: Query) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), MIN, "runbooks") {
         return r;
@@ -233,6 +334,9 @@ async fn list_inner(api: Api, state: web::Data<BaremetalState>, q: HashMap<Strin
     Ok(HttpResponse::Ok().json(collection(&state.base, "runbooks", "runbooks", &paging, items, last, &extras)))
 }
 
+/// (1.92) A runbook.
+#[utoipa::path(get, path = "/v1/runbooks/{ident}", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name."), FieldsQuery),
+    responses((status = 200, description = "The runbook.", body = RunbookDoc)))]
 async fn show(
     req: HttpRequest,
     api: Api,
@@ -264,6 +368,9 @@ async fn show_inner(
     Ok(HttpResponse::Ok().json(keep(m, &fields)))
 }
 
+/// (1.92) Creates a runbook.
+#[utoipa::path(post, path = "/v1/runbooks", tag = "runbooks", request_body = RunbookCreate,
+    responses((status = 201, description = "The new runbook.", body = RunbookDoc)))]
 async fn create(req: HttpRequest, api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), MIN, "runbooks") {
         return r;
@@ -334,6 +441,9 @@ async fn create_inner(api: Api, state: web::Data<BaremetalState>, body: web::Byt
         .json(render(&state.base, &api, &r)))
 }
 
+/// (1.92) Updates a runbook.
+#[utoipa::path(patch, path = "/v1/runbooks/{ident}", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name.")), request_body = JsonPatch,
+    responses((status = 200, description = "The updated runbook.", body = RunbookDoc)))]
 async fn update(
     req: HttpRequest,
     api: Api,
@@ -441,6 +551,9 @@ async fn update_inner(
     Ok(HttpResponse::Ok().json(render(&state.base, &api, &r)))
 }
 
+/// (1.92) Deletes a runbook.
+#[utoipa::path(delete, path = "/v1/runbooks/{ident}", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(req: HttpRequest, api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> HttpResponse {
     if let Some(r) = too_old(&api, req.method(), MIN, "runbooks") {
         return r;
@@ -469,6 +582,9 @@ fn traits_gate(api: &Api, method: &Method) -> Option<HttpResponse> {
     (!api.at_least(TRAITS)).then(|| webob_error(StatusCode::NOT_FOUND, "The API version does not allow runbook traits"))
 }
 
+/// (1.112) A runbook's traits.
+#[utoipa::path(get, path = "/v1/runbooks/{ident}/traits", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name.")),
+    responses((status = 200, description = "The traits.", body = RunbookTraits)))]
 async fn traits_get(
     req: HttpRequest,
     api: Api,
@@ -517,6 +633,9 @@ async fn set_traits(
     Ok(())
 }
 
+/// (1.112) Replaces a runbook's traits.
+#[utoipa::path(put, path = "/v1/runbooks/{ident}/traits", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name.")),
+    request_body = RunbookTraits, responses((status = 204, description = "Replaced.")))]
 async fn traits_put_all(
     req: HttpRequest,
     api: Api,
@@ -552,6 +671,9 @@ async fn traits_put_all(
     )
 }
 
+/// (1.112) Adds a trait to a runbook (no body).
+#[utoipa::path(put, path = "/v1/runbooks/{ident}/traits/{trait}", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name."), ("trait" = String, Path, description = "`CUSTOM_…` or a standard trait.")),
+    responses((status = 204, description = "Added.")))]
 async fn traits_put_one(
     req: HttpRequest,
     api: Api,
@@ -585,6 +707,9 @@ async fn traits_put_one(
     )
 }
 
+/// (1.112) Removes every trait of a runbook.
+#[utoipa::path(delete, path = "/v1/runbooks/{ident}/traits", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name.")),
+    responses((status = 204, description = "Removed.")))]
 async fn traits_delete_all(
     req: HttpRequest,
     api: Api,
@@ -603,6 +728,9 @@ async fn traits_delete_all(
     )
 }
 
+/// (1.112) Removes a trait from a runbook.
+#[utoipa::path(delete, path = "/v1/runbooks/{ident}/traits/{trait}", tag = "runbooks", params(("ident" = String, Path, description = "A UUID or a name."), ("trait" = String, Path, description = "`CUSTOM_…` or a standard trait.")),
+    responses((status = 204, description = "Removed.")))]
 async fn traits_delete_one(
     req: HttpRequest,
     api: Api,
@@ -626,47 +754,17 @@ async fn traits_delete_one(
     )
 }
 
-/// Anything else under the collection: the version gate first, then 404/405.
-async fn other(req: HttpRequest, api: Api) -> HttpResponse {
-    if let Some(r) = too_old(&api, req.method(), MIN, "runbooks") {
-        return r;
-    }
-    if req.method() == Method::GET {
-        BaremetalError::NoRoute.error_response()
-    } else {
-        webob_error(StatusCode::METHOD_NOT_ALLOWED, "")
-    }
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for root in [format!("{p}/runbooks"), format!("{p}/runbooks/")] {
-            cfg.service(
-                web::resource(root)
-                    .route(web::get().to(list))
-                    .route(web::post().to(create))
-                    .default_service(web::to(other)),
-            );
-        }
-        cfg.service(
-            web::resource(format!("{p}/runbooks/{{ident}}"))
-                .route(web::get().to(show))
-                .route(web::patch().to(update))
-                .route(web::delete().to(delete))
-                .default_service(web::to(other)),
-        )
-        .service(
-            web::resource(format!("{p}/runbooks/{{ident}}/traits"))
-                .route(web::get().to(traits_get))
-                .route(web::put().to(traits_put_all))
-                .route(web::delete().to(traits_delete_all))
-                .default_service(web::to(other)),
-        )
-        .service(
-            web::resource(format!("{p}/runbooks/{{ident}}/traits/{{trait}}"))
-                .route(web::put().to(traits_put_one))
-                .route(web::delete().to(traits_delete_one))
-                .default_service(web::to(other)),
-        );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list | "/v1/runbooks/",
+        create | "/v1/runbooks/",
+        show,
+        update,
+        delete,
+        traits_get,
+        traits_put_all,
+        traits_delete_all,
+        traits_put_one,
+        traits_delete_one,
+    );
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::error::{BaremetalError, Result};
 use super::versions::{MAX, MIN};
 use super::{Api, BaremetalState};
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::storage::allocations as al;
 
@@ -20,6 +21,25 @@ fn too_old() -> HttpResponse {
         .json(json!({"error_message": text.to_string()}))
 }
 
+/// A shard and how many nodes it holds.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Shard {
+    /// The shard's name; `None` counts the nodes without a shard.
+    name: String,
+    count: i64,
+}
+
+/// The shards.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ShardList {
+    shards: Vec<Shard>,
+}
+
+/// (1.82) The shards nodes are in, with their node counts.
+#[utoipa::path(get, path = "/v1/shards", tag = "shards",
+    responses((status = 200, description = "Every shard.", body = ShardList)))]
 async fn list(api: Api, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     if !api.at_least(82) {
         return Ok(too_old());
@@ -36,7 +56,8 @@ async fn list(api: Api, state: web::Data<BaremetalState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({"shards": shards})))
 }
 
-/// There is no single-shard resource.
+/// (1.82) There is no single-shard resource: always 404.
+#[utoipa::path(get, path = "/v1/shards/{shard}", tag = "shards", params(("shard" = String, Path)), responses())]
 async fn show(api: Api) -> Result<HttpResponse> {
     if !api.at_least(82) {
         return Ok(too_old());
@@ -44,8 +65,6 @@ async fn show(api: Api) -> Result<HttpResponse> {
     Err(BaremetalError::NotFound("The resource could not be found.".into()))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/shards", web::get().to(list))
-        .route("/v1/shards/", web::get().to(list))
-        .route("/v1/shards/{shard}", web::get().to(show));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list | "/v1/shards/", show);
 }

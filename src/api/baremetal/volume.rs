@@ -9,12 +9,14 @@ use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
 use super::inspection_rules::py;
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::ports::{
     NODE_GET, check_unlocked, collection, find_node, forbidden, list_scope, node_not_found, now, optional, owner_of,
     patch_roots, patch_values, relink_node,
 };
 use super::{Api, BaremetalState, Paging, Query, apply_patch, is_uuid, json_text, only_params, parse_bool, ts, ts_opt};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::storage::baremetal::{self as bm, Node};
 use crate::storage::volume::{self as vol, Connector, Target, VolumeFilter};
@@ -158,6 +160,108 @@ fn links(base: &str, resource: &str, id: &str) -> Value {
     super::ports::links(base, resource, id)
 }
 
+// ---- documents -------------------------------------------------------------------------
+
+/// The volume API's root: links to its collections.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VolumeRoot {
+    links: Vec<Link>,
+    connectors: Vec<Link>,
+    targets: Vec<Link>,
+}
+
+/// A volume connector: how a node attaches to storage (an iSCSI
+/// initiator, a WWPN, …).
+#[derive(utoipa::ToSchema)]
+#[schema(as = VolumeConnector)]
+#[allow(dead_code)]
+pub struct ConnectorDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    connector_id: String,
+    #[schema(value_type = Object)]
+    extra: Value,
+    /// `iqn`, `ip`, `mac`, `wwnn`, `wwpn`, `port`, `portgroup`.
+    r#type: String,
+    links: Vec<Link>,
+    node_uuid: uuid::Uuid,
+}
+
+/// A volume target: a volume a node uses (booting from it when its
+/// `boot_index` is 0).
+#[derive(utoipa::ToSchema)]
+#[schema(as = VolumeTarget)]
+#[allow(dead_code)]
+pub struct TargetDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    boot_index: i64,
+    #[schema(value_type = Object)]
+    extra: Value,
+    /// Secrets masked; redacted for callers without
+    /// `baremetal:volume:view_target_properties`.
+    #[schema(value_type = Object)]
+    properties: Value,
+    volume_id: String,
+    volume_type: String,
+    links: Vec<Link>,
+    node_uuid: uuid::Uuid,
+}
+
+/// A page of volume connectors (`uuid`, `node_uuid`, `type`,
+/// `connector_id` unless `detail` or `fields`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VolumeConnectorList {
+    connectors: Vec<ConnectorDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A page of volume targets (`uuid`, `node_uuid`, `volume_type`,
+/// `boot_index`, `volume_id` unless `detail` or `fields`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VolumeTargetList {
+    targets: Vec<TargetDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new volume connector.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VolumeConnectorCreate {
+    node_uuid: uuid::Uuid,
+    r#type: String,
+    connector_id: String,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    uuid: Option<uuid::Uuid>,
+}
+
+/// A new volume target.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VolumeTargetCreate {
+    node_uuid: uuid::Uuid,
+    volume_type: String,
+    volume_id: String,
+    boot_index: i64,
+    #[schema(value_type = Option<Object>)]
+    properties: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    uuid: Option<uuid::Uuid>,
+}
+
 // ---- rendering -----------------------------------------------------------------------
 
 fn mask_secrets(v: &Value) -> Value {
@@ -225,6 +329,9 @@ fn root_doc(base: &str, prefix: &str) -> Value {
     })
 }
 
+/// (1.32) The volume API's root.
+#[utoipa::path(get, path = "/v1/volume", tag = "volume",
+    responses((status = 200, description = "Links to the connectors and targets.", body = VolumeRoot)))]
 async fn root(api: Api, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     if !api.at_least(32) {
         return Err(BaremetalError::NotFound("The API is not supported for this version".into()));
@@ -235,6 +342,9 @@ async fn root(api: Api, state: web::Data<BaremetalState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(root_doc(&state.base, "volume/")))
 }
 
+/// (1.32) The volume API's root for a node.
+#[utoipa::path(get, path = "/v1/nodes/{node}/volume", tag = "volume", params(("node" = String, Path, description = "A node's UUID or name.")),
+    responses((status = 200, description = "Links to the node's connectors and targets.", body = VolumeRoot)))]
 async fn node_root(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     if !api.at_least(32) {
         return Err(BaremetalError::NotFound("The API is not supported for this version".into()));
@@ -368,14 +478,26 @@ async fn list(
     Ok(HttpResponse::Ok().json(collection(&state.base, kind.plural(), &kind.resource(), &paging, items, last, &extras)))
 }
 
+/// (1.32) The volume connectors.
+#[utoipa::path(get, path = "/v1/volume/connectors", tag = "volume",
+    params(("node" = Option<String>, Query, description = "Only those of this node (UUID or name)."), PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of volume connectors.", body = VolumeConnectorList)))]
 async fn list_connectors(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, None, Kind::Connector).await
 }
 
+/// (1.32) The volume targets.
+#[utoipa::path(get, path = "/v1/volume/targets", tag = "volume",
+    params(("node" = Option<String>, Query, description = "Only those of this node (UUID or name)."), PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of volume targets.", body = VolumeTargetList)))]
 async fn list_targets(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, None, Kind::Target).await
 }
 
+/// (1.32) The volume connectors of a node.
+#[utoipa::path(get, path = "/v1/nodes/{node}/volume/connectors", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of the node's volume connectors.", body = VolumeConnectorList)))]
 async fn node_connectors(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -385,6 +507,10 @@ async fn node_connectors(
     list(api, state, q, Some(path.into_inner()), Kind::Connector).await
 }
 
+/// (1.32) The volume targets of a node.
+#[utoipa::path(get, path = "/v1/nodes/{node}/volume/targets", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of the node's volume targets.", body = VolumeTargetList)))]
 async fn node_targets(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -411,9 +537,11 @@ impl Object {
     }
 }
 
-fn check_ident(kind: Kind, ident: &str) -> Result<()> {
-    if is_uuid(ident) {
-        Ok(())
+/// A connector's or target's UUID from the path, as stored (lower case,
+/// hyphenated).
+fn check_ident(kind: Kind, ident: &str) -> Result<String> {
+    if let Ok(u) = uuid::Uuid::parse_str(ident) {
+        Ok(u.to_string())
     } else {
         Err(BaremetalError::BadRequest(format!("Expected UUID for {}_uuid: {ident}", kind.singular())))
     }
@@ -456,7 +584,7 @@ async fn show(
     api.require(32)?;
     let q = q.into_inner();
     only_params(&q, &["fields"])?;
-    check_ident(kind, &ident)?;
+    let ident = check_ident(kind, &ident)?;
     let fields = list_fields(&q, kind)?;
     let ctx = api.ctx.clone();
     let (obj, _) =
@@ -471,6 +599,9 @@ async fn show(
     Ok(HttpResponse::Ok().json(selected(m, fields.as_deref())))
 }
 
+/// (1.32) A volume connector.
+#[utoipa::path(get, path = "/v1/volume/connectors/{uuid}", tag = "volume", params(("uuid" = uuid::Uuid, Path), FieldsQuery),
+    responses((status = 200, description = "The volume connector.", body = ConnectorDoc)))]
 async fn show_connector(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -480,6 +611,9 @@ async fn show_connector(
     show(api, state, q, path.into_inner(), false, Kind::Connector).await
 }
 
+/// (1.32) A volume target.
+#[utoipa::path(get, path = "/v1/volume/targets/{uuid}", tag = "volume", params(("uuid" = uuid::Uuid, Path), FieldsQuery),
+    responses((status = 200, description = "The volume target.", body = TargetDoc)))]
 async fn show_target(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -489,6 +623,11 @@ async fn show_target(
     show(api, state, q, path.into_inner(), false, Kind::Target).await
 }
 
+/// (1.32) A volume connector through its node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(get, path = "/v1/nodes/{node}/volume/connectors/{uuid}", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), ("uuid" = uuid::Uuid, Path), FieldsQuery), responses())]
 async fn node_show_connector(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -498,6 +637,11 @@ async fn node_show_connector(
     show(api, state, q, path.into_inner().1, true, Kind::Connector).await
 }
 
+/// (1.32) A volume target through its node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(get, path = "/v1/nodes/{node}/volume/targets/{uuid}", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), ("uuid" = uuid::Uuid, Path), FieldsQuery), responses())]
 async fn node_show_target(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -582,11 +726,13 @@ fn check_body(kind: Kind, b: &Map<String, Value>, what: &str) -> Result<Fields> 
     if !is_uuid(&node_uuid) {
         return Err(BaremetalError::BadRequest(format!("Expected UUID for node_uuid: {node_uuid}")));
     }
-    if let Some(u) = &uuid
-        && !is_uuid(u)
-    {
-        return Err(BaremetalError::BadRequest(format!("Expected UUID for uuid: {u}")));
-    }
+    let uuid = match uuid {
+        Some(u) => match uuid::Uuid::parse_str(&u) {
+            Ok(x) => Some(x.to_string()),
+            Err(_) => return Err(BaremetalError::BadRequest(format!("Expected UUID for uuid: {u}"))),
+        },
+        None => None,
+    };
     Ok(Fields { uuid, node_uuid, kind_name, id, boot_index, properties, extra })
 }
 
@@ -705,14 +851,25 @@ async fn create(
         .json(m))
 }
 
+/// (1.32) Creates a volume connector.
+#[utoipa::path(post, path = "/v1/volume/connectors", tag = "volume", request_body = VolumeConnectorCreate,
+    responses((status = 201, description = "The new volume connector.", body = ConnectorDoc)))]
 async fn create_connector(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
     create(api, state, body, false, Kind::Connector).await
 }
 
+/// (1.32) Creates a volume target.
+#[utoipa::path(post, path = "/v1/volume/targets", tag = "volume", request_body = VolumeTargetCreate,
+    responses((status = 201, description = "The new volume target.", body = TargetDoc)))]
 async fn create_target(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
     create(api, state, body, false, Kind::Target).await
 }
 
+/// (1.32) Creates a volume connector through a node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(post, path = "/v1/nodes/{node}/volume/connectors", tag = "volume", params(("node" = String, Path, description = "A node's UUID or name.")),
+    request_body = VolumeConnectorCreate, responses())]
 async fn node_create_connector(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -722,6 +879,11 @@ async fn node_create_connector(
     create(api, state, body, true, Kind::Connector).await
 }
 
+/// (1.32) Creates a volume target through a node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(post, path = "/v1/nodes/{node}/volume/targets", tag = "volume", params(("node" = String, Path, description = "A node's UUID or name.")),
+    request_body = VolumeTargetCreate, responses())]
 async fn node_create_target(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -799,7 +961,7 @@ async fn update(
     kind: Kind,
 ) -> Result<HttpResponse> {
     api.require(32)?;
-    check_ident(kind, &ident)?;
+    let ident = check_ident(kind, &ident)?;
     let ctx = api.ctx.clone();
     let show_properties = may_view_properties(&api.ctx);
     let obj = state
@@ -884,6 +1046,10 @@ impl PartialEq for Object {
     }
 }
 
+/// (1.32) Updates a volume connector; its node must be powered off.
+#[utoipa::path(patch, path = "/v1/volume/connectors/{uuid}", tag = "volume", params(("uuid" = uuid::Uuid, Path)),
+    request_body = JsonPatch,
+    responses((status = 200, description = "The updated volume connector.", body = ConnectorDoc)))]
 async fn update_connector(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -893,6 +1059,10 @@ async fn update_connector(
     update(api, state, path.into_inner(), body, false, Kind::Connector).await
 }
 
+/// (1.32) Updates a volume target; its node must be powered off.
+#[utoipa::path(patch, path = "/v1/volume/targets/{uuid}", tag = "volume", params(("uuid" = uuid::Uuid, Path)),
+    request_body = JsonPatch,
+    responses((status = 200, description = "The updated volume target.", body = TargetDoc)))]
 async fn update_target(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -902,6 +1072,11 @@ async fn update_target(
     update(api, state, path.into_inner(), body, false, Kind::Target).await
 }
 
+/// (1.32) Updates a volume connector through its node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(patch, path = "/v1/nodes/{node}/volume/connectors/{uuid}", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), ("uuid" = uuid::Uuid, Path)), request_body = JsonPatch, responses())]
 async fn node_update_connector(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -911,6 +1086,11 @@ async fn node_update_connector(
     update(api, state, path.into_inner().1, body, true, Kind::Connector).await
 }
 
+/// (1.32) Updates a volume target through its node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(patch, path = "/v1/nodes/{node}/volume/targets/{uuid}", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), ("uuid" = uuid::Uuid, Path)), request_body = JsonPatch, responses())]
 async fn node_update_target(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -930,7 +1110,7 @@ async fn delete(
     kind: Kind,
 ) -> Result<HttpResponse> {
     api.require(32)?;
-    check_ident(kind, &ident)?;
+    let ident = check_ident(kind, &ident)?;
     let ctx = api.ctx.clone();
     state
         .storage()
@@ -961,14 +1141,27 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// (1.32) Deletes a volume connector; its node must be powered off or
+/// not yet deployable (`enroll`, `manageable`, `adopt failed`).
+#[utoipa::path(delete, path = "/v1/volume/connectors/{uuid}", tag = "volume", params(("uuid" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete_connector(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     delete(api, state, path.into_inner(), false, Kind::Connector).await
 }
 
+/// (1.32) Deletes a volume target; its node must be powered off or not
+/// yet deployable (`enroll`, `manageable`, `adopt failed`).
+#[utoipa::path(delete, path = "/v1/volume/targets/{uuid}", tag = "volume", params(("uuid" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete_target(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     delete(api, state, path.into_inner(), false, Kind::Target).await
 }
 
+/// (1.32) Deletes a volume connector through its node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(delete, path = "/v1/nodes/{node}/volume/connectors/{uuid}", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), ("uuid" = uuid::Uuid, Path)), responses())]
 async fn node_delete_connector(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -977,6 +1170,11 @@ async fn node_delete_connector(
     delete(api, state, path.into_inner().1, true, Kind::Connector).await
 }
 
+/// (1.32) Deletes a volume target through its node: always refused.
+///
+/// Refused through a node path (400 `Malformed request URI.`), as in Ironic; use the `/v1/volume/…` path.
+#[utoipa::path(delete, path = "/v1/nodes/{node}/volume/targets/{uuid}", tag = "volume",
+    params(("node" = String, Path, description = "A node's UUID or name."), ("uuid" = uuid::Uuid, Path)), responses())]
 async fn node_delete_target(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -985,53 +1183,31 @@ async fn node_delete_target(
     delete(api, state, path.into_inner().1, true, Kind::Target).await
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for r in [format!("{p}/volume"), format!("{p}/volume/")] {
-            cfg.service(web::resource(r).route(web::get().to(root)));
-        }
-        for r in [format!("{p}/nodes/{{node}}/volume"), format!("{p}/nodes/{{node}}/volume/")] {
-            cfg.service(web::resource(r).route(web::get().to(node_root)));
-        }
-        for r in [format!("{p}/volume/connectors"), format!("{p}/volume/connectors/")] {
-            cfg.service(web::resource(r).route(web::get().to(list_connectors)).route(web::post().to(create_connector)));
-        }
-        for r in [format!("{p}/volume/targets"), format!("{p}/volume/targets/")] {
-            cfg.service(web::resource(r).route(web::get().to(list_targets)).route(web::post().to(create_target)));
-        }
-        cfg.service(
-            web::resource(format!("{p}/volume/connectors/{{uuid}}"))
-                .route(web::get().to(show_connector))
-                .route(web::patch().to(update_connector))
-                .route(web::delete().to(delete_connector)),
-        )
-        .service(
-            web::resource(format!("{p}/volume/targets/{{uuid}}"))
-                .route(web::get().to(show_target))
-                .route(web::patch().to(update_target))
-                .route(web::delete().to(delete_target)),
-        );
-        for r in [format!("{p}/nodes/{{node}}/volume/connectors"), format!("{p}/nodes/{{node}}/volume/connectors/")] {
-            cfg.service(
-                web::resource(r).route(web::get().to(node_connectors)).route(web::post().to(node_create_connector)),
-            );
-        }
-        for r in [format!("{p}/nodes/{{node}}/volume/targets"), format!("{p}/nodes/{{node}}/volume/targets/")] {
-            cfg.service(web::resource(r).route(web::get().to(node_targets)).route(web::post().to(node_create_target)));
-        }
-        cfg.service(
-            web::resource(format!("{p}/nodes/{{node}}/volume/connectors/{{uuid}}"))
-                .route(web::get().to(node_show_connector))
-                .route(web::patch().to(node_update_connector))
-                .route(web::delete().to(node_delete_connector)),
-        )
-        .service(
-            web::resource(format!("{p}/nodes/{{node}}/volume/targets/{{uuid}}"))
-                .route(web::get().to(node_show_target))
-                .route(web::patch().to(node_update_target))
-                .route(web::delete().to(node_delete_target)),
-        );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        root | "/v1/volume/",
+        node_root | "/v1/nodes/{node}/volume/",
+        list_connectors | "/v1/volume/connectors/",
+        create_connector | "/v1/volume/connectors/",
+        list_targets | "/v1/volume/targets/",
+        create_target | "/v1/volume/targets/",
+        show_connector,
+        update_connector,
+        delete_connector,
+        show_target,
+        update_target,
+        delete_target,
+        node_connectors | "/v1/nodes/{node}/volume/connectors/",
+        node_create_connector | "/v1/nodes/{node}/volume/connectors/",
+        node_targets | "/v1/nodes/{node}/volume/targets/",
+        node_create_target | "/v1/nodes/{node}/volume/targets/",
+        node_show_connector,
+        node_update_connector,
+        node_delete_connector,
+        node_show_target,
+        node_update_target,
+        node_delete_target,
+    );
 }
 
 #[cfg(test)]
