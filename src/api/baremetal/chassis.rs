@@ -80,8 +80,8 @@ pub struct ChassisCreate {
     uuid: Option<uuid::Uuid>,
     #[schema(max_length = 255)]
     description: Option<String>,
-    #[schema(value_type = Object)]
-    extra: Value,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
 }
 
 fn not_found(uuid: &str) -> BaremetalError {
