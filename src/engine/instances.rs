@@ -750,7 +750,7 @@ fn network_data(c: &mut DbConn, ports: &[ServerPort]) -> StorageResult<Value> {
 }
 
 /// The config drive of a server, in the object form the deploy builds.
-fn config_drive(s: &Server, network_data: Value) -> Value {
+pub fn config_drive(s: &Server, network_data: Value) -> Value {
     let mut keys = BTreeMap::new();
     let mut key_list = Vec::new();
     if let (Some(name), Some(data)) = (&s.key_name, &s.key_data) {

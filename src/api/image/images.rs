@@ -390,33 +390,33 @@ fn parse_changes(body: &Value, draft4: bool) -> Result<Vec<Change>> {
     Ok(out)
 }
 
-async fn update(
-    caller: Caller,
-    state: web::Data<ImageState>,
-    id: web::Path<String>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse> {
-    let media = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let draft4 = match media.as_str() {
-        "application/openstack-images-v2.0-json-patch" => true,
-        "application/openstack-images-v2.1-json-patch" => false,
-        _ => {
-            return Err(ImageError::UnsupportedMediaType(
-                format!("Image PATCH expects Content-Type one of: {PATCH_TYPES}"),
-                Some(PATCH_TYPES),
-            ));
-        }
-    };
-    let changes = parse_changes(&parse_body(&body)?, draft4)?;
-    let before = visible_image(&state, &caller, &id).await?;
-    if !can_modify(&caller, &before.image) {
-        return Err(ImageError::forbidden("You are not authorized to complete modify_image action."));
+/// Whether a PATCH's `Content-Type` is the v2.0 (draft-4) form rather than
+/// v2.1; any other media type is refused.
+fn draft4_media(content_type: &str) -> Result<bool> {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/openstack-images-v2.0-json-patch" => Ok(true),
+        "application/openstack-images-v2.1-json-patch" => Ok(false),
+        _ => Err(ImageError::UnsupportedMediaType(
+            format!("Image PATCH expects Content-Type one of: {PATCH_TYPES}"),
+            Some(PATCH_TYPES),
+        )),
     }
-    let mut doc = editable(&before);
+}
+
+/// A whole PATCH as `update` applies it, short of the lookup, the right to
+/// modify and the write: `before` as it would be stored after the body
+/// (of media type `content_type`) is applied by `caller`.
+pub fn patched_image(caller: &AuthContext, before: &FullImage, content_type: &str, body: &[u8]) -> Result<FullImage> {
+    let draft4 = draft4_media(content_type)?;
+    apply_changes(caller, before, &parse_changes(&parse_body(body)?, draft4)?, draft4)
+}
+
+/// Applies parsed changes to the stored image and validates the result.
+fn apply_changes(caller: &AuthContext, before: &FullImage, changes: &[Change], draft4: bool) -> Result<FullImage> {
+    let mut doc = editable(before);
     let mut ops = Vec::with_capacity(changes.len());
-    for ch in &changes {
+    for ch in changes {
         let exists = doc.contains_key(&ch.key);
         let base = BASE.contains(&ch.key.as_str());
         match ch.op {
@@ -446,11 +446,29 @@ async fn update(
     }
     let patch: json_patch::Patch =
         serde_json::from_value(Value::Array(ops)).map_err(|e| ImageError::bad(format!("Invalid patch: {e}")))?;
-    let mut patched = Value::Object(editable(&before));
+    let mut patched = Value::Object(editable(before));
     json_patch::patch(&mut patched, &patch).map_err(|e| ImageError::Conflict(e.to_string()))?;
     let Value::Object(patched) = patched else { unreachable!("a patched object stays an object") };
     let mut img = before.clone();
-    apply(&caller, &patched, &mut img, Some(&before))?;
+    apply(caller, &patched, &mut img, Some(before))?;
+    Ok(img)
+}
+
+async fn update(
+    caller: Caller,
+    state: web::Data<ImageState>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let media = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let draft4 = draft4_media(media)?;
+    let changes = parse_changes(&parse_body(&body)?, draft4)?;
+    let before = visible_image(&state, &caller, &id).await?;
+    if !can_modify(&caller, &before.image) {
+        return Err(ImageError::forbidden("You are not authorized to complete modify_image action."));
+    }
+    let mut img = apply_changes(&caller, &before, &changes, draft4)?;
     if changes.is_empty() {
         return Ok(HttpResponse::Ok().json(view(&before)));
     }

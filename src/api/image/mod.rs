@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use error::Result;
 pub use error::{ImageError, error_body};
+pub use images::patched_image;
 
 use crate::common::auth::{Auth, AuthContext};
 use crate::common::policy::Level;

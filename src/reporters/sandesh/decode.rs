@@ -22,14 +22,21 @@ pub enum DecodeError {
     BadValue { field: String, ty: String, value: String },
     #[error("field {0} has no valid identifier")]
     BadIdentifier(String),
+    #[error("structs and containers nested deeper than {0} levels")]
+    TooDeep(usize),
 }
+
+/// How deep structs and containers may nest. Messages nest a few levels;
+/// the reader recurses once per level, so a peer's frame of nothing but
+/// nesting (up to 16 MiB) would otherwise overflow the stack.
+pub const MAX_DEPTH: usize = 64;
 
 type R<T> = Result<T, DecodeError>;
 
 /// A frame's inner XML: the header and the message body.
 pub fn decode_frame(inner: &[u8]) -> R<(Struct, Struct)> {
     let text = std::str::from_utf8(inner).map_err(|e| DecodeError::Xml(e.to_string()))?;
-    let mut p = Parser { r: Reader::from_str(text) };
+    let mut p = Parser { r: Reader::from_str(text), depth: 0 };
     let header = match p.next_start()? {
         Some(Start { name, .. }) if name == "SandeshHeader" => p.structure(name)?,
         Some(s) => return Err(DecodeError::Unexpected(format!("element {} instead of SandeshHeader", s.name))),
@@ -46,7 +53,7 @@ pub fn decode_frame(inner: &[u8]) -> R<(Struct, Struct)> {
 /// A message body alone (an introspect response).
 pub fn decode_message(xml: &[u8]) -> R<Struct> {
     let text = std::str::from_utf8(xml).map_err(|e| DecodeError::Xml(e.to_string()))?;
-    let mut p = Parser { r: Reader::from_str(text) };
+    let mut p = Parser { r: Reader::from_str(text), depth: 0 };
     match p.next_start()? {
         Some(Start { name, empty: true, .. }) => Ok(Struct::new(name)),
         Some(Start { name, .. }) => p.structure(name),
@@ -62,6 +69,8 @@ struct Start {
 
 struct Parser<'a> {
     r: Reader<&'a [u8]>,
+    /// Structs and containers open around the current position.
+    depth: usize,
 }
 
 fn start_of(e: &BytesStart<'_>, empty: bool) -> R<Start> {
@@ -137,8 +146,23 @@ impl Parser<'_> {
         }
     }
 
+    /// Runs `f` one nesting level down, refusing past [`MAX_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(DecodeError::TooDeep(MAX_DEPTH));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
     /// The fields of a struct whose start tag was just read.
     fn structure(&mut self, name: Name) -> R<Struct> {
+        self.nested(|p| p.struct_fields(name))
+    }
+
+    fn struct_fields(&mut self, name: Name) -> R<Struct> {
         let mut s = Struct::new(name.clone());
         loop {
             match self.event()? {
@@ -211,6 +235,10 @@ impl Parser<'_> {
     }
 
     fn container(&mut self, c: Start) -> R<Value> {
+        self.nested(|p| p.container_items(c))
+    }
+
+    fn container_items(&mut self, c: Start) -> R<Value> {
         let kind = c.name.to_string();
         let map = kind == "map";
         let (kt, vt) = if map {
@@ -330,5 +358,48 @@ mod tests {
         );
         let r = decode_message(reply.as_bytes()).unwrap();
         assert_eq!(r.get("ok"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // `levels` structs (or lists) inside one another, in a message.
+        let nest = |levels: usize, lists: bool| {
+            let (field, open, close, end) = if lists {
+                (
+                    r#"<l type="list" identifier="1"><list type="list" size="1">"#,
+                    r#"<element><list type="list" size="1">"#,
+                    "</list></element>",
+                    "</list></l>",
+                )
+            } else {
+                (
+                    r#"<f type="struct" identifier="1"><S>"#,
+                    r#"<f type="struct" identifier="1"><S>"#,
+                    "</S></f>",
+                    "</S></f>",
+                )
+            };
+            let mut x = String::from(r#"<SandeshHeader></SandeshHeader><M type="sandesh">"#);
+            x.push_str(field);
+            x.push_str(&open.repeat(levels - 1));
+            x.push_str(&close.repeat(levels - 1));
+            x.push_str(end);
+            x.push_str("</M>");
+            x
+        };
+        // The deframer takes frames of up to 16 MiB: some 400 000 levels.
+        for lists in [false, true] {
+            let deep = nest(400_000, lists);
+            assert_eq!(decode_frame(deep.as_bytes()), Err(DecodeError::TooDeep(MAX_DEPTH)), "lists: {lists}");
+            // The message is one level: up to the limit, nesting reads back.
+            assert!(decode_frame(nest(MAX_DEPTH - 1, lists).as_bytes()).is_ok(), "lists: {lists}");
+            assert_eq!(decode_frame(nest(MAX_DEPTH, lists).as_bytes()), Err(DecodeError::TooDeep(MAX_DEPTH)));
+        }
+        let (_, body) = decode_frame(nest(MAX_DEPTH - 1, false).as_bytes()).unwrap();
+        let (mut depth, mut s) = (0, &body);
+        while let Some(Value::Struct(inner)) = s.get("f") {
+            (depth, s) = (depth + 1, inner);
+        }
+        assert_eq!(depth, MAX_DEPTH - 1);
     }
 }
