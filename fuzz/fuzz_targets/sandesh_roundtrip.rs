@@ -223,8 +223,8 @@ fn fuzz(u: &mut Unstructured) -> Result<()> {
     let kinds = [Kind::System, Kind::Request, Kind::Response, Kind::Uve, Kind::Object];
     let levels = [Level::Emerg, Level::Err, Level::Info, Level::Debug, Level::Invalid];
     let fields = HeaderFields {
-        // 2020-01-02 onwards, as the collector requires.
-        timestamp_us: 1_577_923_200_000_000 + i64::from(h.at) * 1_000_000,
+        // 2020-01-02 to early 2099, the years the collector finds plausible.
+        timestamp_us: 1_577_923_200_000_000 + i64::from(h.at % 2_500_000_000) * 1_000_000,
         context: &h.context,
         seq: h.seq,
         kind: kinds[usize::from(h.kind) % kinds.len()],

@@ -62,6 +62,10 @@ pub enum StorageError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The database refused a text value (PostgreSQL stores no NUL
+    /// character): the caller's input, a 400.
+    #[error("text must not contain NUL (0x00) characters")]
+    InvalidText,
     /// The unit of work refused to finish (and rolled back) for a reason
     /// the API reports in its own terms: `reason` names it.
     #[error("{message}")]
@@ -88,6 +92,9 @@ impl From<diesel::result::Error> for StorageError {
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StorageError::Unavailable(info.message().to_string())
+            }
+            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence for encoding") => {
+                StorageError::InvalidText
             }
             // a connection lost inside a transaction
             Error::BrokenTransactionManager => StorageError::Unavailable("the database connection was lost".into()),

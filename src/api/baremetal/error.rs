@@ -130,7 +130,7 @@ impl From<StorageError> for BaremetalError {
             }
             // PostgreSQL refuses text holding NUL (Ironic on it answers
             // 500): the request's fault.
-            StorageError::Database(m) if m.contains("invalid byte sequence for encoding") => {
+            StorageError::InvalidText => {
                 BaremetalError::BadRequest("Invalid input: text must not contain NUL (0x00) characters.".into())
             }
             StorageError::Database(m) => BaremetalError::Internal(m),

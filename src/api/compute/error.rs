@@ -130,6 +130,7 @@ impl From<StorageError> for ComputeError {
             }
             StorageError::Duplicate(m) | StorageError::Conflict(m) => ComputeError::Conflict(m),
             StorageError::Unavailable(m) => ComputeError::Unavailable(format!("The database is unavailable: {m}")),
+            StorageError::InvalidText => ComputeError::BadRequest(e.to_string()),
             StorageError::Database(m) => ComputeError::Internal(m),
             StorageError::Refused { reason: "QuotaExceeded", message } => ComputeError::QuotaExceeded(message),
             StorageError::Refused { reason: "InvalidProject", message } => ComputeError::BadRequest(message),

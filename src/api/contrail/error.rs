@@ -67,6 +67,7 @@ impl From<StorageError> for ContrailError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Unavailable(m) => ContrailError::Unavailable(format!("The database is unavailable: {m}")),
+            StorageError::InvalidText => ContrailError::BadRequest(e.to_string()),
             other => ContrailError::Internal(other.to_string()),
         }
     }

@@ -98,6 +98,7 @@ impl From<StorageError> for IdentityError {
                 tracing::warn!(error = %m, "identity database unavailable");
                 IdentityError::Unavailable("The identity database is unavailable.".into())
             }
+            StorageError::InvalidText => IdentityError::BadRequest(e.to_string()),
             StorageError::Database(m) => IdentityError::Internal(m),
             StorageError::Refused { message, .. } => IdentityError::Conflict(message),
         }

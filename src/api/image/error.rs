@@ -104,6 +104,7 @@ impl From<StorageError> for ImageError {
             StorageError::NotFound { kind, id } => ImageError::NotFound(format!("No {kind} found with ID {id}")),
             StorageError::Duplicate(m) | StorageError::Conflict(m) => ImageError::Conflict(m),
             StorageError::Unavailable(m) => ImageError::Unavailable(format!("The database is unavailable: {m}")),
+            StorageError::InvalidText => ImageError::BadRequest(e.to_string()),
             StorageError::Database(m) => ImageError::Internal(m),
             StorageError::Refused { message, .. } => ImageError::Conflict(message),
         }

@@ -124,6 +124,7 @@ impl From<StorageError> for NeutronError {
             StorageError::Duplicate(m) => NeutronError::Conflict("Conflict", m),
             StorageError::Conflict(m) => NeutronError::Conflict("Conflict", m),
             StorageError::Unavailable(m) => NeutronError::Unavailable(format!("The database is unavailable: {m}")),
+            StorageError::InvalidText => NeutronError::BadRequest("HTTPBadRequest", e.to_string()),
             StorageError::Database(m) => NeutronError::Internal(m),
             StorageError::Refused { reason: "InvalidInput", message } => {
                 NeutronError::BadRequest("InvalidInput", message)
