@@ -96,11 +96,33 @@ impl From<diesel::result::Error> for StorageError {
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence for encoding") => {
                 StorageError::InvalidText
             }
+            Error::DatabaseError(_, info) if connection_lost(info.message()) => {
+                StorageError::Unavailable(info.message().trim().to_string())
+            }
             // a connection lost inside a transaction
             Error::BrokenTransactionManager => StorageError::Unavailable("the database connection was lost".into()),
+            Error::RollbackErrorOnCommit { commit_error, .. } => (*commit_error).into(),
             other => StorageError::Database(other.to_string()),
         }
     }
+}
+
+/// What PostgreSQL (or libpq) says when the server went away, is shutting
+/// down or is not ready yet: a 503 to retry, not a fault.
+fn connection_lost(message: &str) -> bool {
+    const LOST: &[&str] = &[
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "the database system is not yet accepting connections",
+    ];
+    LOST.iter().any(|l| message.contains(l))
 }
 
 impl From<r2d2::Error> for StorageError {
