@@ -253,11 +253,10 @@ pub struct NodeList {
 pub struct NodeCreate {
     uuid: Option<uuid::Uuid>,
     /// (1.5) A logical name (unique; not a UUID, nor a reserved word).
-    #[schema(max_length = 255)]
+    #[schema(max_length = 255, pattern = "^[A-Za-z0-9._~-]+$")]
     name: Option<String>,
-    /// The hardware type.
-    #[schema(max_length = 255, example = "fake-hardware")]
-    driver: String,
+    #[schema(inline)]
+    driver: HardwareType,
     #[schema(value_type = Option<Object>)]
     driver_info: Option<Value>,
     #[schema(value_type = Option<Object>)]
@@ -298,7 +297,7 @@ pub struct NodeCreate {
     /// (1.40)
     bios_interface: Option<String>,
     /// (1.46) Letters, digits, `.`, `_` and `-`.
-    #[schema(max_length = 255)]
+    #[schema(max_length = 255, pattern = "^[A-Za-z0-9._-]*$")]
     conductor_group: Option<String>,
     /// (1.47)
     automated_clean: Option<bool>,
@@ -337,6 +336,19 @@ pub struct NodeCreate {
     /// (1.104)
     #[schema(max_length = 255)]
     instance_name: Option<String>,
+}
+
+/// The hardware type of a node: one this conductor serves (another is
+/// refused with 400).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum HardwareType {
+    #[schema(rename = "fake-hardware")]
+    FakeHardware,
+    #[schema(rename = "ipmi")]
+    Ipmi,
+    #[schema(rename = "redfish")]
+    Redfish,
 }
 
 /// The filters of a node listing; each named with the microversion that
