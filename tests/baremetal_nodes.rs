@@ -352,6 +352,50 @@ fn node_locks() {
     ironic_error(call(&s, &t, Method::DELETE, &format!("/v1/nodes/{u}"), "1.115", None), 409);
 }
 
+/// The document describes every node route, offers the hardware types this
+/// conductor serves, and a node path answers an unserved method with 405.
+#[test]
+fn node_document_and_methods() {
+    let s = TestServer::start_with(common::Db::Sqlite, |_| {}).unwrap();
+    let t = system_token(&s);
+    let doc: Value = s.client.get(format!("{}/openapi.json", s.baremetal)).send().unwrap().json().unwrap();
+    for (path, method, id) in [
+        ("/v1/nodes", "post", "nodes.create"),
+        ("/v1/nodes/detail", "get", "nodes.detail"),
+        ("/v1/nodes/{node}", "patch", "nodes.update"),
+        ("/v1/chassis/{chassis}/nodes/detail", "get", "nodes.chassis_nodes_detail"),
+        ("/v1/nodes/{node}/vifs/{vif}", "delete", "node_extras.vif_detach"),
+        ("/v1/nodes/{node}/inventory", "get", "node_extras.inventory"),
+    ] {
+        assert_eq!(doc["paths"][path][method]["operationId"], id, "{method} {path}");
+    }
+    let offered = &doc["components"]["schemas"]["NodeCreate"]["properties"]["driver"]["enum"];
+    let drivers: Value = call(&s, &t, Method::GET, "/v1/drivers", "1.115", None).json().unwrap();
+    let mut served: Vec<&str> =
+        drivers["drivers"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    served.sort();
+    let mut offered: Vec<&str> = offered.as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    offered.sort();
+    assert_eq!(offered, served);
+    assert!(doc["components"]["schemas"]["Node"].get("required").is_none(), "fields select a node's fields");
+
+    let u = create(&s, &t, json!({"driver": "fake-hardware"}))["uuid"].as_str().unwrap().to_string();
+    for (method, path) in [
+        (Method::PUT, format!("/v1/nodes/{u}/vifs")),
+        (Method::POST, format!("/v1/nodes/{u}/bios")),
+        (Method::POST, "/v1/nodes/detail".to_string()),
+        (Method::DELETE, format!("/v1/chassis/{u}/nodes")),
+    ] {
+        assert_eq!(call(&s, &t, method.clone(), &path, "1.115", None).status(), 405, "{method} {path}");
+    }
+    // PUT /vmedia is hidden below 1.89 and never served
+    assert_eq!(call(&s, &t, Method::PUT, &format!("/v1/nodes/{u}/vmedia"), "1.88", None).status(), 404);
+    assert_eq!(call(&s, &t, Method::PUT, &format!("/v1/nodes/{u}/vmedia"), "1.89", None).status(), 405);
+    let vifs: Value = call(&s, &t, Method::GET, &format!("/v1/nodes/{u}/vifs"), "1.115", None).json().unwrap();
+    assert_eq!(vifs, json!({"vifs": []}));
+    ironic_error(call(&s, &t, Method::DELETE, &format!("/v1/nodes/{u}/vifs/"), "1.115", None), 400);
+}
+
 fn project_scoped_access(s: &TestServer) {
     let admin = s.admin_token();
     let sys = system_token(s);

@@ -1,13 +1,15 @@
 //! `/v1/nodes`: create, list, detail, show, update (JSON patch), delete.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::{
     Api, BaremetalState, Paging, Query, apply_patch, body_object, is_uuid, is_valid_name, json_text, only_params,
     parse_bool, parse_fields, select_fields, ts, ts_opt,
 };
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::drivers::{self, INTERFACE_KINDS};
 use crate::engine::events::NodeAction;
@@ -84,6 +86,324 @@ pub const FIELDS: &[(&str, u16)] = &[
     ("allocation_uuid", 52),
     ("chassis_uuid", 1),
 ];
+
+// ---- documents ----------------------------------------------------------------------------
+
+/// A node: a bare-metal server. A field whose microversion is not 1.1 is
+/// named with it; `states`, `portgroups` and `volume` are links from 1.14,
+/// 1.24 and 1.32.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Node)]
+#[allow(dead_code)]
+pub struct NodeDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// (1.47) Whether cleaning runs automatically; null for the conductor's default.
+    automated_clean: Option<bool>,
+    /// (1.40)
+    bios_interface: Option<String>,
+    /// (1.31)
+    boot_interface: Option<String>,
+    /// (1.75) `uefi` or `bios`, as last seen.
+    boot_mode: Option<String>,
+    /// (1.7) The cleaning step in progress (`{}` when none).
+    #[schema(value_type = Object)]
+    clean_step: Value,
+    /// (1.46)
+    conductor_group: String,
+    console_enabled: bool,
+    /// (1.31)
+    console_interface: Option<String>,
+    /// (1.95)
+    disable_power_off: bool,
+    /// (1.31)
+    deploy_interface: Option<String>,
+    /// (1.44) The deploy step in progress (`{}` when none).
+    #[schema(value_type = Object)]
+    deploy_step: Value,
+    /// (1.51)
+    description: Option<String>,
+    /// The hardware type.
+    driver: String,
+    /// How to reach the BMC; secrets show as `******`.
+    #[schema(value_type = Object)]
+    driver_info: Value,
+    /// (1.3)
+    #[schema(value_type = Object)]
+    driver_internal_info: Value,
+    #[schema(value_type = Object)]
+    extra: Value,
+    /// (1.42) Why the node was put in maintenance by the conductor.
+    fault: Option<String>,
+    /// (1.86)
+    firmware_interface: Option<String>,
+    /// (1.109)
+    health: Option<String>,
+    /// (1.6)
+    #[schema(format = DateTime)]
+    inspection_finished_at: Option<String>,
+    /// (1.6)
+    #[schema(format = DateTime)]
+    inspection_started_at: Option<String>,
+    /// (1.31)
+    inspect_interface: Option<String>,
+    /// What the deployment uses; secrets show as `******`.
+    #[schema(value_type = Object)]
+    instance_info: Value,
+    /// (1.104)
+    instance_name: Option<String>,
+    instance_uuid: Option<String>,
+    last_error: Option<String>,
+    /// (1.65)
+    lessee: Option<String>,
+    maintenance: bool,
+    maintenance_reason: Option<String>,
+    /// (1.31)
+    management_interface: Option<String>,
+    /// (1.5)
+    name: Option<String>,
+    /// (1.66)
+    #[schema(value_type = Object)]
+    network_data: Value,
+    /// (1.20)
+    network_interface: Option<String>,
+    /// (1.50)
+    owner: Option<String>,
+    /// (1.83)
+    parent_node: Option<String>,
+    /// (1.31)
+    power_interface: Option<String>,
+    /// `power on`, `power off` or null when unknown.
+    power_state: Option<String>,
+    #[schema(value_type = Object)]
+    properties: Value,
+    /// (1.48)
+    protected: bool,
+    /// (1.48)
+    protected_reason: Option<String>,
+    /// Null for `available` below 1.2.
+    provision_state: Option<String>,
+    #[schema(format = DateTime)]
+    provision_updated_at: Option<String>,
+    /// (1.12)
+    #[schema(value_type = Object)]
+    raid_config: Value,
+    /// (1.31)
+    raid_interface: Option<String>,
+    /// (1.38)
+    rescue_interface: Option<String>,
+    /// The conductor holding the node's lock.
+    reservation: Option<String>,
+    /// (1.21)
+    resource_class: Option<String>,
+    /// (1.61)
+    retired: bool,
+    /// (1.61)
+    retired_reason: Option<String>,
+    /// (1.75)
+    secure_boot: Option<bool>,
+    /// (1.87) The service step in progress (`{}` when none).
+    #[schema(value_type = Object)]
+    service_step: Value,
+    /// (1.82)
+    shard: Option<String>,
+    /// (1.33)
+    storage_interface: Option<String>,
+    target_power_state: Option<String>,
+    target_provision_state: Option<String>,
+    /// (1.12)
+    #[schema(value_type = Object)]
+    target_raid_config: Value,
+    /// (1.37)
+    traits: Vec<String>,
+    /// (1.31)
+    vendor_interface: Option<String>,
+    /// (1.49) The conductor serving the node.
+    conductor: String,
+    /// (1.52)
+    allocation_uuid: Option<String>,
+    chassis_uuid: Option<String>,
+    links: Vec<Link>,
+    /// Links to the node's ports.
+    ports: Vec<Link>,
+    /// (1.14) Links to the node's states.
+    states: Vec<Link>,
+    /// (1.24) Links to the node's port groups.
+    portgroups: Vec<Link>,
+    /// (1.32) Links to the node's volume resources.
+    volume: Vec<Link>,
+}
+
+/// A page of nodes; `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NodeList {
+    nodes: Vec<NodeDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new node. A field whose microversion is not 1.1 is named with it and
+/// refused (406) below it; interfaces default to the hardware type's.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NodeCreate {
+    uuid: Option<uuid::Uuid>,
+    /// (1.5) A logical name (unique; not a UUID, nor a reserved word).
+    #[schema(max_length = 255, pattern = "^[A-Za-z0-9._~-]+$")]
+    name: Option<String>,
+    #[schema(inline)]
+    driver: HardwareType,
+    #[schema(value_type = Option<Object>)]
+    driver_info: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    properties: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    instance_info: Option<Value>,
+    instance_uuid: Option<uuid::Uuid>,
+    chassis_uuid: Option<uuid::Uuid>,
+    maintenance: Option<bool>,
+    console_enabled: Option<bool>,
+    /// (1.20)
+    network_interface: Option<String>,
+    /// (1.21)
+    #[schema(max_length = 80)]
+    resource_class: Option<String>,
+    /// (1.31)
+    boot_interface: Option<String>,
+    /// (1.31)
+    console_interface: Option<String>,
+    /// (1.31)
+    deploy_interface: Option<String>,
+    /// (1.31)
+    inspect_interface: Option<String>,
+    /// (1.31)
+    management_interface: Option<String>,
+    /// (1.31)
+    power_interface: Option<String>,
+    /// (1.31)
+    raid_interface: Option<String>,
+    /// (1.31)
+    vendor_interface: Option<String>,
+    /// (1.33)
+    storage_interface: Option<String>,
+    /// (1.38)
+    rescue_interface: Option<String>,
+    /// (1.40)
+    bios_interface: Option<String>,
+    /// (1.46) Letters, digits, `.`, `_` and `-`.
+    #[schema(max_length = 255, pattern = "^[A-Za-z0-9._-]*$")]
+    conductor_group: Option<String>,
+    /// (1.47)
+    automated_clean: Option<bool>,
+    /// (1.50) A project caller may only name its own project.
+    #[schema(max_length = 255)]
+    owner: Option<String>,
+    /// (1.51)
+    #[schema(max_length = 4096)]
+    description: Option<String>,
+    /// (1.61)
+    retired: Option<bool>,
+    /// (1.61)
+    #[schema(max_length = 255)]
+    retired_reason: Option<String>,
+    /// (1.65)
+    #[schema(max_length = 255)]
+    lessee: Option<String>,
+    /// (1.66)
+    #[schema(value_type = Option<Object>)]
+    network_data: Option<Value>,
+    /// (1.75)
+    #[schema(max_length = 255)]
+    boot_mode: Option<String>,
+    /// (1.75)
+    secure_boot: Option<bool>,
+    /// (1.82)
+    #[schema(max_length = 255)]
+    shard: Option<String>,
+    /// (1.83) The parent node (UUID or name).
+    #[schema(max_length = 36)]
+    parent_node: Option<String>,
+    /// (1.86)
+    firmware_interface: Option<String>,
+    /// (1.95)
+    disable_power_off: Option<bool>,
+    /// (1.104)
+    #[schema(max_length = 255)]
+    instance_name: Option<String>,
+}
+
+/// The hardware type of a node: one this conductor serves (another is
+/// refused with 400).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum HardwareType {
+    #[schema(rename = "fake-hardware")]
+    FakeHardware,
+    #[schema(rename = "ipmi")]
+    Ipmi,
+    #[schema(rename = "redfish")]
+    Redfish,
+}
+
+/// The filters of a node listing; each named with the microversion that
+/// introduced it where it is not 1.1 (406 below it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct NodeFilterQuery {
+    /// Only nodes with (true) or without (false) an instance.
+    associated: Option<bool>,
+    maintenance: Option<bool>,
+    /// (1.61)
+    retired: Option<bool>,
+    /// (1.9)
+    provision_state: Option<String>,
+    /// (1.16)
+    driver: Option<String>,
+    /// (1.21)
+    resource_class: Option<String>,
+    /// (1.42) `power failure`, `clean failure`, `rescue abort failure` or `service failure`.
+    fault: Option<String>,
+    /// (1.46)
+    conductor_group: Option<String>,
+    /// (1.49) The conductor's host name.
+    conductor: Option<String>,
+    /// (1.50)
+    owner: Option<String>,
+    /// (1.65)
+    lessee: Option<String>,
+    /// (1.65) Nodes the project owns or leases.
+    project: Option<String>,
+    /// (1.51)
+    description_contains: Option<String>,
+    /// (1.82) Comma-separated shards.
+    shard: Option<String>,
+    /// (1.82) Only nodes with (true) or without (false) a shard.
+    sharded: Option<bool>,
+    /// (1.83) Child nodes too.
+    include_children: Option<bool>,
+    /// (1.83)
+    parent_node: Option<String>,
+    instance_uuid: Option<String>,
+    /// (1.104)
+    instance_name: Option<String>,
+    chassis_uuid: Option<String>,
+}
+
+/// `reset_interfaces` (1.45): with a driver change, reset the interfaces
+/// not given to the new hardware type's defaults.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ResetInterfacesQuery {
+    reset_interfaces: Option<bool>,
+}
 
 fn field_gate(name: &str) -> u16 {
     FIELDS.iter().find(|(f, _)| *f == name).map_or(1, |(_, v)| *v)
@@ -457,10 +777,17 @@ async fn list_nodes(state: &BaremetalState, api: &Api, q: &Query, detail: bool, 
     Ok(HttpResponse::Ok().json(paging.collection(state, "nodes", path, items, last.as_deref(), &carry)))
 }
 
+/// Lists nodes.
+#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(PageQuery, FieldsQuery, DetailQuery, NodeFilterQuery),
+    responses((status = 200, description = "A page of nodes (uuid, instance_uuid, maintenance, power_state, \
+        provision_state and name unless `detail` or `fields`).", body = NodeList)))]
 async fn list(api: Api, q: Query, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     list_nodes(&state, &api, &q, false, "nodes").await
 }
 
+/// Lists nodes with every field.
+#[utoipa::path(get, path = "/v1/nodes/detail", tag = "nodes", params(PageQuery, NodeFilterQuery),
+    responses((status = 200, description = "A page of nodes with every field.", body = NodeList)))]
 async fn detail(api: Api, q: Query, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     if q.contains_key("detail") {
         return Err(BaremetalError::BadRequest("Unexpected arguments: detail".into()));
@@ -468,6 +795,9 @@ async fn detail(api: Api, q: Query, state: web::Data<BaremetalState>) -> Result<
     list_nodes(&state, &api, &q, true, "nodes/detail").await
 }
 
+/// Shows a node.
+#[utoipa::path(get, path = "/v1/nodes/{node}", tag = "nodes", params(("node" = String, Path, description = NODE), FieldsQuery),
+    responses((status = 200, description = "The node.", body = NodeDoc)))]
 async fn show(api: Api, path: web::Path<String>, q: Query, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     only_params(&q, &["fields"])?;
     let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
@@ -672,6 +1002,9 @@ fn no_driver(driver: &str) -> BaremetalError {
     ))
 }
 
+/// Enrols a node (in `enroll` from 1.11, `available` before).
+#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = NodeCreate,
+    responses((status = 201, description = "The new node.", body = NodeDoc)))]
 async fn create(api: Api, body: web::Bytes, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let m = body_object(&body, "node")?;
     let mut unknown: Vec<&String> = m.keys().filter(|k| !CREATE_FIELDS.iter().any(|(f, _)| f == k)).collect();
@@ -836,6 +1169,10 @@ fn patch_rule(field: &str) -> Rule {
     }
 }
 
+/// Updates a node with a JSON patch.
+#[utoipa::path(patch, path = "/v1/nodes/{node}", tag = "nodes",
+    params(("node" = String, Path, description = NODE), ResetInterfacesQuery), request_body = JsonPatch,
+    responses((status = 200, description = "The updated node.", body = NodeDoc)))]
 async fn update(
     api: Api,
     path: web::Path<String>,
@@ -1089,6 +1426,9 @@ fn apply_update(
 
 // ---- delete ----------------------------------------------------------------------------
 
+/// Deletes a node (with its ports, port groups, volume resources and allocation).
+#[utoipa::path(delete, path = "/v1/nodes/{node}", tag = "nodes", params(("node" = String, Path, description = NODE)),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
     let owner = Owner { owner: n.owner.as_deref(), lessee: None };
@@ -1148,37 +1488,54 @@ async fn delete(api: Api, path: web::Path<String>, state: web::Data<BaremetalSta
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /v1/chassis/{uuid}/nodes[/detail]`.
+/// Lists the nodes of a chassis.
+#[utoipa::path(get, path = "/v1/chassis/{chassis}/nodes", tag = "nodes",
+    params(("chassis" = uuid::Uuid, Path, description = "The chassis."), PageQuery, FieldsQuery, DetailQuery, NodeFilterQuery),
+    responses((status = 200, description = "A page of the chassis's nodes (as `GET /v1/nodes`).", body = NodeList)))]
 async fn chassis_nodes(
     api: Api,
     path: web::Path<String>,
     q: Query,
     state: web::Data<BaremetalState>,
-    req: HttpRequest,
 ) -> Result<HttpResponse> {
-    let ch = path.into_inner();
+    of_chassis(&state, &api, path.into_inner(), q, false).await
+}
+
+/// Lists the nodes of a chassis with every field.
+#[utoipa::path(get, path = "/v1/chassis/{chassis}/nodes/detail", tag = "nodes",
+    params(("chassis" = uuid::Uuid, Path, description = "The chassis."), PageQuery, NodeFilterQuery),
+    responses((status = 200, description = "A page of the chassis's nodes with every field.", body = NodeList)))]
+async fn chassis_nodes_detail(
+    api: Api,
+    path: web::Path<String>,
+    q: Query,
+    state: web::Data<BaremetalState>,
+) -> Result<HttpResponse> {
+    of_chassis(&state, &api, path.into_inner(), q, true).await
+}
+
+/// `GET /v1/chassis/{uuid}/nodes[/detail]`.
+async fn of_chassis(state: &BaremetalState, api: &Api, ch: String, q: Query, detail: bool) -> Result<HttpResponse> {
     let c2 = ch.clone();
     state.storage().read(move |c| bm::chassis_get(c, &c2)).await?;
     let mut q = q.into_inner();
     q.insert("chassis_uuid".into(), ch.clone());
-    let detail = req.path().ends_with("/detail");
     let p = if detail { format!("chassis/{ch}/nodes/detail") } else { format!("chassis/{ch}/nodes") };
-    list_nodes(&state, &api, &web::Query(q), detail, &p).await
+    list_nodes(state, api, &web::Query(q), detail, &p).await
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    {
-        let prefix = "/v1";
-        cfg.service(web::resource(format!("{prefix}/nodes")).route(web::get().to(list)).route(web::post().to(create)))
-            .service(web::resource(format!("{prefix}/nodes/")).route(web::get().to(list)).route(web::post().to(create)))
-            .route(&format!("{prefix}/nodes/detail"), web::get().to(detail))
-            .service(
-                web::resource(format!("{prefix}/nodes/{{node}}"))
-                    .route(web::get().to(show))
-                    .route(web::patch().to(update))
-                    .route(web::delete().to(delete)),
-            )
-            .route(&format!("{prefix}/chassis/{{chassis}}/nodes"), web::get().to(chassis_nodes))
-            .route(&format!("{prefix}/chassis/{{chassis}}/nodes/detail"), web::get().to(chassis_nodes));
-    }
+/// A node's path parameter.
+const NODE: &str = "A node's UUID or name (from 1.5; up to 1.90 a `.json` suffix is ignored).";
+
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list | "/v1/nodes/",
+        create | "/v1/nodes/",
+        detail,
+        show,
+        update,
+        delete,
+        chassis_nodes,
+        chassis_nodes_detail,
+    );
 }

@@ -26,6 +26,8 @@ pub fn routes() -> Routes {
     super::shards::routes(&mut r);
     super::deploy_templates::routes(&mut r);
     super::runbooks::routes(&mut r);
+    super::nodes::routes(&mut r);
+    super::node_extras::routes(&mut r);
     crate::routes!(r; metrics);
     r
 }
@@ -54,6 +56,7 @@ const SELECTABLE: &[&str] = &[
     "DeployTemplate",
     "Runbook",
     "InspectionRule",
+    "Node",
 ];
 
 /// The document of the bare-metal API.
