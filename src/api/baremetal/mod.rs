@@ -91,9 +91,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<BaremetalState>) {
     openapi::routes().register(cfg);
     nodes::configure(cfg);
     node_extras::configure(cfg);
-    states::configure(cfg);
-    ports::configure(cfg);
-    portgroups::configure(cfg);
 }
 
 /// Extractor: the caller and the negotiated microversion.

@@ -26,6 +26,9 @@ pub fn routes() -> Routes {
     super::shards::routes(&mut r);
     super::deploy_templates::routes(&mut r);
     super::runbooks::routes(&mut r);
+    super::states::routes(&mut r);
+    super::ports::routes(&mut r);
+    super::portgroups::routes(&mut r);
     crate::routes!(r; metrics);
     r
 }
@@ -54,6 +57,8 @@ const SELECTABLE: &[&str] = &[
     "DeployTemplate",
     "Runbook",
     "InspectionRule",
+    "Port",
+    "Portgroup",
 ];
 
 /// The document of the bare-metal API.
