@@ -52,10 +52,10 @@ pub struct NodeStates {
     target_power_state: Option<String>,
     target_provision_state: Option<String>,
     /// (1.12)
-    #[schema(value_type = Object, nullable = false)]
+    #[schema(value_type = Option<Object>, nullable = false)]
     raid_config: Option<Value>,
     /// (1.12)
-    #[schema(value_type = Object, nullable = false)]
+    #[schema(value_type = Option<Object>, nullable = false)]
     target_raid_config: Option<Value>,
     /// (1.75)
     boot_mode: Option<String>,
@@ -247,7 +247,6 @@ pub struct BootDeviceState {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct BootDeviceRequest {
-    /// One of the node's supported boot devices.
     #[schema(inline)]
     boot_device: BootDeviceName,
     /// For every boot rather than the next one (false unless given).
@@ -255,6 +254,7 @@ pub struct BootDeviceRequest {
     persistent: Option<bool>,
 }
 
+/// One of the node's supported boot devices.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]
