@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
-use super::openapi::Link;
 use super::nodes::{find_node, load_visible};
+use super::openapi::Link;
 use super::{Api, BaremetalState, Paging, Query, body_object, json_text, only_params, ts};
 use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
