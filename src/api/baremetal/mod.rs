@@ -89,9 +89,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<BaremetalState>) {
     cfg.app_data(web::Data::from(state.clone()));
     crate::common::openapi::serve_document(cfg, &state.openapi);
     openapi::routes().register(cfg);
-    states::configure(cfg);
-    ports::configure(cfg);
-    portgroups::configure(cfg);
 }
 
 /// Extractor: the caller and the negotiated microversion.

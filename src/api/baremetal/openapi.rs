@@ -28,6 +28,9 @@ pub fn routes() -> Routes {
     super::runbooks::routes(&mut r);
     super::nodes::routes(&mut r);
     super::node_extras::routes(&mut r);
+    super::states::routes(&mut r);
+    super::ports::routes(&mut r);
+    super::portgroups::routes(&mut r);
     crate::routes!(r; metrics);
     r
 }
@@ -57,6 +60,8 @@ const SELECTABLE: &[&str] = &[
     "Runbook",
     "InspectionRule",
     "Node",
+    "Port",
+    "Portgroup",
 ];
 
 /// The document of the bare-metal API.

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::ports::{
     MEMBER_OR_OWNER_ADMIN, NODE_GET, OWNER_ADMIN, all_rows, carried, check_mac, check_node_ident, check_unlocked,
     check_uuid, check_uuid_or_name, collection, csv, find_node, forbidden, is_logical_name, links, list_scope,
@@ -15,6 +16,7 @@ use super::{
     select_fields, ts, ts_opt,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::baremetal::{self as bm, Node, PortFilter, Portgroup, PortgroupFilter};
 use crate::storage::{DbConn, StorageResult};
 
@@ -110,6 +112,98 @@ const PATCH_ALLOWED: &[&str] = &[
     "physical_network",
     "category",
 ];
+
+// ---- documents ------------------------------------------------------------------
+
+/// (1.23) A port group: ports of a node bonded together.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Portgroup)]
+#[allow(dead_code)]
+pub struct PortgroupDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// The MAC address, lower case.
+    address: Option<String>,
+    #[schema(value_type = Object)]
+    extra: Value,
+    #[schema(value_type = Object)]
+    internal_info: Value,
+    /// (1.26) The bonding mode (`active-backup` unless given).
+    mode: Option<String>,
+    name: Option<String>,
+    /// (1.26) The bond's properties.
+    #[schema(value_type = Object)]
+    properties: Value,
+    /// Whether its ports may also be used alone.
+    standalone_ports_supported: bool,
+    node_uuid: uuid::Uuid,
+    /// (1.102)
+    physical_network: Option<String>,
+    /// (1.103)
+    category: Option<String>,
+    /// (1.111) Always false: no port group is made dynamically.
+    dynamic_portgroup: bool,
+    links: Vec<Link>,
+    /// The links of the port group's port list.
+    ports: Vec<Link>,
+}
+
+/// A page of port groups (`uuid`, `address` and `name` unless `detail` or
+/// `fields`); `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PortgroupList {
+    portgroups: Vec<PortgroupDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// A new port group.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PortgroupCreate {
+    node_uuid: uuid::Uuid,
+    #[schema(pattern = "^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")]
+    address: Option<String>,
+    /// A logical name (unique).
+    #[schema(pattern = "^[A-Za-z0-9._~-]{1,255}$")]
+    name: Option<String>,
+    uuid: Option<uuid::Uuid>,
+    /// (1.26) `active-backup` unless given.
+    mode: Option<String>,
+    /// (1.26)
+    #[schema(value_type = Option<Object>)]
+    properties: Option<Value>,
+    /// True unless given.
+    standalone_ports_supported: Option<bool>,
+    /// (1.102)
+    #[schema(max_length = 64)]
+    physical_network: Option<String>,
+    /// (1.103)
+    #[schema(max_length = 80)]
+    category: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+}
+
+/// The filters of a port group listing (only one of them at a time).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PortgroupFilters {
+    /// Only the port groups of this node (UUID, or from 1.5 a name).
+    node: Option<String>,
+    /// Only the port group with this MAC address.
+    #[param(pattern = "^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")]
+    address: Option<String>,
+    /// (1.106) Only the port groups of nodes in these shards (comma-separated).
+    shard: Option<String>,
+    /// Only the port groups of nodes in these conductor groups (comma-separated).
+    conductor_groups: Option<String>,
+}
 
 /// `[DEFAULT]default_portgroup_mode`.
 const DEFAULT_MODE: &str = "active-backup";
@@ -300,14 +394,24 @@ async fn list(
     Ok(HttpResponse::Ok().json(collection(&state.base, "portgroups", &path, &paging, items, last, &extras)))
 }
 
+/// (1.23) Lists port groups.
+#[utoipa::path(get, path = "/v1/portgroups", tag = "portgroups", params(PortgroupFilters, PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of port groups (`uuid`, `address` and `name` unless `detail` or `fields`).", body = PortgroupList)))]
 async fn list_all(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, None, false).await
 }
 
+/// (1.23) Lists port groups with every field.
+#[utoipa::path(get, path = "/v1/portgroups/detail", tag = "portgroups", params(PortgroupFilters, PageQuery),
+    responses((status = 200, description = "A page of port groups with every field.", body = PortgroupList)))]
 async fn list_detail(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, None, true).await
 }
 
+/// (1.24) Lists the port groups of a node.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/portgroups", tag = "portgroups",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), PortgroupFilters, PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of the node's port groups (`uuid`, `address` and `name` unless `detail` or `fields`).", body = PortgroupList)))]
 async fn list_by_node(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -320,6 +424,10 @@ async fn list_by_node(
     list(api, state, q, Some(node), false).await
 }
 
+/// (1.24) Lists the port groups of a node with every field.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/portgroups/detail", tag = "portgroups",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), PortgroupFilters, PageQuery),
+    responses((status = 200, description = "A page of the node's port groups with every field.", body = PortgroupList)))]
 async fn list_by_node_detail(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -332,6 +440,10 @@ async fn list_by_node_detail(
     list(api, state, q, Some(node), true).await
 }
 
+/// (1.23) Shows a port group.
+#[utoipa::path(get, path = "/v1/portgroups/{portgroup_ident}", tag = "portgroups",
+    params(("portgroup_ident" = String, Path, description = "A port group's UUID or name (up to 1.90 a `.json` suffix is ignored)."), FieldsQuery),
+    responses((status = 200, description = "The port group.", body = PortgroupDoc)))]
 async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>, q: Query) -> Result<HttpResponse> {
     api.require(23)?;
     let q = q.into_inner();
@@ -356,6 +468,10 @@ fn check_versions<'a>(api: &Api, keys: impl IntoIterator<Item = &'a str>) -> Res
     Ok(())
 }
 
+/// (1.23) Creates a port group.
+#[utoipa::path(post, path = "/v1/portgroups", tag = "portgroups", request_body = PortgroupCreate,
+    responses((status = 201, description = "The new port group.", body = PortgroupDoc,
+        headers(("Location" = String, description = "The new port group's URL.")))))]
 async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
     const WHAT: &str = "portgroup";
     api.require(23)?;
@@ -459,6 +575,10 @@ fn patched(old: &Portgroup, doc: &Value) -> Result<Portgroup> {
     })
 }
 
+/// (1.23) Updates a port group with a JSON patch.
+#[utoipa::path(patch, path = "/v1/portgroups/{portgroup_ident}", tag = "portgroups",
+    params(("portgroup_ident" = String, Path, description = "A port group's UUID or name (up to 1.90 a `.json` suffix is ignored).")),
+    request_body = JsonPatch, responses((status = 200, description = "The updated port group.", body = PortgroupDoc)))]
 async fn update(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -563,6 +683,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(portgroup_json(&state.base, &api, &pg)))
 }
 
+/// (1.23) Deletes a port group that holds no ports.
+#[utoipa::path(delete, path = "/v1/portgroups/{portgroup_ident}", tag = "portgroups",
+    params(("portgroup_ident" = String, Path, description = "A port group's UUID or name (up to 1.90 a `.json` suffix is ignored).")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     api.require(23)?;
     let ident = url_ident(&api, &path.into_inner())?;
@@ -590,24 +714,10 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for p in ["/v1", ""] {
-        for root in [format!("{p}/portgroups"), format!("{p}/portgroups/")] {
-            cfg.service(web::resource(root).route(web::get().to(list_all)).route(web::post().to(create)));
-        }
-        cfg.service(web::resource(format!("{p}/portgroups/detail")).route(web::get().to(list_detail)))
-            .service(
-                web::resource(format!("{p}/portgroups/{{portgroup}}"))
-                    .route(web::get().to(show))
-                    .route(web::patch().to(update))
-                    .route(web::delete().to(delete)),
-            )
-            .service(web::resource(format!("{p}/nodes/{{node}}/portgroups")).route(web::get().to(list_by_node)))
-            .service(
-                web::resource(format!("{p}/nodes/{{node}}/portgroups/detail"))
-                    .route(web::get().to(list_by_node_detail)),
-            );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list_all | "/v1/portgroups/", create | "/v1/portgroups/", list_detail, show, update, delete,
+        list_by_node, list_by_node_detail);
 }
 
 #[cfg(test)]

@@ -9,12 +9,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
+use super::openapi::{DetailQuery, FieldsQuery, JsonPatch, Link, PageQuery};
 use super::portgroups::find_portgroup;
 use super::{
     Api, BaremetalState, Paging, Query, apply_patch, body_object, is_uuid, json_text, normalize_mac, only_params,
     parse_bool, parse_fields, select_fields, ts, ts_opt,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::engine::{Event, EventKind};
 use crate::storage::baremetal::{self as bm, Node, Page, Port, PortFilter};
@@ -397,6 +399,155 @@ const FIELD_NAMES: [&str; 18] = [
     "portgroup_uuid",
 ];
 
+// ---- documents ------------------------------------------------------------------
+
+/// A port: a NIC of a node.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Port)]
+#[allow(dead_code)]
+pub struct PortDoc {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
+    /// The MAC address, lower case.
+    address: String,
+    #[schema(value_type = Object)]
+    extra: Value,
+    /// (1.18) What the services record about the port (its VIF, …).
+    #[schema(value_type = Object)]
+    internal_info: Value,
+    /// (1.53)
+    is_smartnic: bool,
+    /// (1.19) The switch port it is cabled to; the VTEP keys are shown only
+    /// in 1.90 to 1.104 (the connection reads as empty elsewhere).
+    #[schema(value_type = Object)]
+    local_link_connection: Value,
+    /// (1.34)
+    physical_network: Option<String>,
+    /// (1.19)
+    pxe_enabled: bool,
+    node_uuid: uuid::Uuid,
+    /// (1.88)
+    name: Option<String>,
+    /// (1.97)
+    description: Option<String>,
+    /// (1.100)
+    vendor: Option<String>,
+    /// (1.101)
+    category: Option<String>,
+    /// (1.111)
+    available_for_dynamic_portgroup: bool,
+    links: Vec<Link>,
+    /// (1.24)
+    portgroup_uuid: Option<uuid::Uuid>,
+}
+
+/// A page of ports (`uuid` and `address` unless `detail` or `fields`);
+/// `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PortList {
+    ports: Vec<PortDoc>,
+    #[serde(default)]
+    next: String,
+}
+
+/// How a port is cabled: empty; `port_id` with `switch_id` or `hostname`;
+/// `network_type` `unmanaged`; or `port_id` with both VTEP switches (1.90).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LocalLinkConnection {
+    port_id: Option<String>,
+    /// A MAC address or a 16-digit OpenFlow datapath ID.
+    switch_id: Option<String>,
+    hostname: Option<String>,
+    switch_info: Option<String>,
+    /// (1.64)
+    #[schema(inline)]
+    network_type: Option<NetworkType>,
+    /// (1.90)
+    #[serde(rename = "vtep-logical-switch")]
+    vtep_logical_switch: Option<String>,
+    /// (1.90)
+    #[serde(rename = "vtep-physical-switch")]
+    vtep_physical_switch: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum NetworkType {
+    Managed,
+    Unmanaged,
+}
+
+/// A new port: its MAC address and its node (`node_uuid`, or from 1.94
+/// `node_ident`, not both).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PortCreate {
+    #[schema(pattern = "^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")]
+    address: String,
+    node_uuid: Option<uuid::Uuid>,
+    /// (1.94) The node's UUID or name.
+    #[schema(nullable = false)]
+    node_ident: Option<String>,
+    uuid: Option<uuid::Uuid>,
+    #[schema(value_type = Option<Object>)]
+    extra: Option<Value>,
+    /// (1.53)
+    is_smartnic: Option<bool>,
+    /// (1.19)
+    local_link_connection: Option<LocalLinkConnection>,
+    /// (1.34)
+    #[schema(max_length = 64)]
+    physical_network: Option<String>,
+    /// (1.24) A port group of the same node.
+    portgroup_uuid: Option<uuid::Uuid>,
+    /// (1.19) True unless given.
+    pxe_enabled: Option<bool>,
+    /// (1.88) Unique.
+    name: Option<String>,
+    /// (1.97)
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    /// (1.100)
+    #[schema(max_length = 32)]
+    vendor: Option<String>,
+    /// (1.101)
+    #[schema(max_length = 80)]
+    category: Option<String>,
+    /// (1.111) True unless given.
+    #[schema(nullable = false)]
+    available_for_dynamic_portgroup: Option<bool>,
+}
+
+/// The filters of a port listing.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PortFilters {
+    /// Only the ports of this node (UUID, or from 1.5 a name).
+    node: Option<String>,
+    /// Only the ports of this node.
+    node_uuid: Option<uuid::Uuid>,
+    /// Only the port with this MAC address.
+    #[param(pattern = "^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")]
+    address: Option<String>,
+    /// (1.24) Only the members of this port group (UUID or name).
+    portgroup: Option<String>,
+    /// (1.82) Only the ports of nodes in these shards (comma-separated).
+    shard: Option<String>,
+    /// Only the ports whose description contains this text.
+    description_contains: Option<String>,
+    /// Only the ports of nodes in these conductor groups (comma-separated);
+    /// not with `node`, `portgroup` or `address`.
+    conductor_groups: Option<String>,
+}
+
 /// Sort keys: columns, with nullable ones made comparable for keyset paging.
 const SORTABLE: &[(&str, &str)] = &[
     ("id", "id"),
@@ -774,14 +925,24 @@ async fn list(
     Ok(HttpResponse::Ok().json(collection(&state.base, "ports", &path, &paging, items, last, &extras)))
 }
 
+/// Lists ports.
+#[utoipa::path(get, path = "/v1/ports", tag = "ports", params(PortFilters, PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of ports (`uuid` and `address` unless `detail` or `fields`).", body = PortList)))]
 async fn list_all(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, Parent::All, false).await
 }
 
+/// Lists ports with every field.
+#[utoipa::path(get, path = "/v1/ports/detail", tag = "ports", params(PortFilters, PageQuery),
+    responses((status = 200, description = "A page of ports with every field.", body = PortList)))]
 async fn list_detail(api: Api, state: web::Data<BaremetalState>, q: Query) -> Result<HttpResponse> {
     list(api, state, q, Parent::All, true).await
 }
 
+/// Lists the ports of a node.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/ports", tag = "ports",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), PortFilters, PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of the node's ports (`uuid` and `address` unless `detail` or `fields`).", body = PortList)))]
 async fn list_by_node(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -793,6 +954,10 @@ async fn list_by_node(
     list(api, state, q, Parent::Node(node), false).await
 }
 
+/// Lists the ports of a node with every field.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/ports/detail", tag = "ports",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), PortFilters, PageQuery),
+    responses((status = 200, description = "A page of the node's ports with every field.", body = PortList)))]
 async fn list_by_node_detail(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -804,6 +969,10 @@ async fn list_by_node_detail(
     list(api, state, q, Parent::Node(node), true).await
 }
 
+/// (1.24) Lists the ports of a port group.
+#[utoipa::path(get, path = "/v1/portgroups/{portgroup_ident}/ports", tag = "ports",
+    params(("portgroup_ident" = String, Path, description = "A port group's UUID or name."), PortFilters, PageQuery, FieldsQuery, DetailQuery),
+    responses((status = 200, description = "A page of the port group's ports (`uuid` and `address` unless `detail` or `fields`).", body = PortList)))]
 async fn list_by_portgroup(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -816,6 +985,10 @@ async fn list_by_portgroup(
     list(api, state, q, Parent::Portgroup(pg), false).await
 }
 
+/// (1.24) Lists the ports of a port group with every field.
+#[utoipa::path(get, path = "/v1/portgroups/{portgroup_ident}/ports/detail", tag = "ports",
+    params(("portgroup_ident" = String, Path, description = "A port group's UUID or name."), PortFilters, PageQuery),
+    responses((status = 200, description = "A page of the port group's ports with every field.", body = PortList)))]
 async fn list_by_portgroup_detail(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -856,6 +1029,10 @@ fn port_for(
     Ok(Ok((port, node)))
 }
 
+/// Shows a port.
+#[utoipa::path(get, path = "/v1/ports/{port_ident}", tag = "ports",
+    params(("port_ident" = String, Path, description = "A port's UUID or (1.88) name (up to 1.90 a `.json` suffix is ignored)."), FieldsQuery),
+    responses((status = 200, description = "The port.", body = PortDoc)))]
 async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>, q: Query) -> Result<HttpResponse> {
     let q = q.into_inner();
     only_params(&q, &["fields"])?;
@@ -871,6 +1048,10 @@ async fn show(api: Api, state: web::Data<BaremetalState>, path: web::Path<String
     }))
 }
 
+/// Creates a port.
+#[utoipa::path(post, path = "/v1/ports", tag = "ports", request_body = PortCreate,
+    responses((status = 201, description = "The new port.", body = PortDoc,
+        headers(("Location" = String, description = "The new port's URL.")))))]
 async fn create(api: Api, state: web::Data<BaremetalState>, body: web::Bytes) -> Result<HttpResponse> {
     const WHAT: &str = "port";
     let b = body_object(&body, WHAT)?;
@@ -1063,6 +1244,10 @@ fn patched_port(api: &Api, old: &Port, doc: &Value) -> Result<Port> {
     })
 }
 
+/// Updates a port with a JSON patch.
+#[utoipa::path(patch, path = "/v1/ports/{port_ident}", tag = "ports",
+    params(("port_ident" = String, Path, description = "A port's UUID or (1.88) name (up to 1.90 a `.json` suffix is ignored).")),
+    request_body = JsonPatch, responses((status = 200, description = "The updated port.", body = PortDoc)))]
 async fn update(
     api: Api,
     state: web::Data<BaremetalState>,
@@ -1184,6 +1369,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(port_json(&state.base, &api, &port)))
 }
 
+/// Deletes a port.
+#[utoipa::path(delete, path = "/v1/ports/{port_ident}", tag = "ports",
+    params(("port_ident" = uuid::Uuid, Path, description = "The port's UUID (up to 1.90 a `.json` suffix is ignored).")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<String>) -> Result<HttpResponse> {
     let ident = strip_json_suffix(&api, &path.into_inner());
     check_uuid("port_uuid", &ident)?;
@@ -1207,31 +1396,10 @@ async fn delete(api: Api, state: web::Data<BaremetalState>, path: web::Path<Stri
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // Ironic also routes every path without its `/v1` prefix.
-    for p in ["/v1", ""] {
-        for root in [format!("{p}/ports"), format!("{p}/ports/")] {
-            cfg.service(web::resource(root).route(web::get().to(list_all)).route(web::post().to(create)));
-        }
-        cfg.service(web::resource(format!("{p}/ports/detail")).route(web::get().to(list_detail)))
-            .service(
-                web::resource(format!("{p}/ports/{{port}}"))
-                    .route(web::get().to(show))
-                    .route(web::patch().to(update))
-                    .route(web::delete().to(delete)),
-            )
-            .service(web::resource(format!("{p}/nodes/{{node}}/ports")).route(web::get().to(list_by_node)))
-            .service(
-                web::resource(format!("{p}/nodes/{{node}}/ports/detail")).route(web::get().to(list_by_node_detail)),
-            )
-            .service(
-                web::resource(format!("{p}/portgroups/{{portgroup}}/ports")).route(web::get().to(list_by_portgroup)),
-            )
-            .service(
-                web::resource(format!("{p}/portgroups/{{portgroup}}/ports/detail"))
-                    .route(web::get().to(list_by_portgroup_detail)),
-            );
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        list_all | "/v1/ports/", create | "/v1/ports/", list_detail, show, update, delete,
+        list_by_node, list_by_node_detail, list_by_portgroup, list_by_portgroup_detail);
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::error::{BaremetalError, Result};
 use super::nodes::{find_node, load_visible};
+use super::openapi::Link;
 use super::{Api, BaremetalState, Paging, Query, body_object, json_text, only_params, ts};
+use crate::common::openapi::Routes;
 use crate::common::policy::{Level, Owner, Rule};
 use crate::drivers;
 use crate::engine::events::NodeAction;
@@ -32,6 +34,346 @@ impl From<EngineError> for BaremetalError {
             EngineError::Storage(s) => s.into(),
         }
     }
+}
+
+// ---- documents ------------------------------------------------------------------
+
+/// A node's states.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NodeStates {
+    console_enabled: bool,
+    last_error: Option<String>,
+    power_state: Option<String>,
+    /// Null for `available` below 1.2.
+    provision_state: Option<String>,
+    #[schema(format = DateTime)]
+    provision_updated_at: Option<String>,
+    target_power_state: Option<String>,
+    target_provision_state: Option<String>,
+    /// (1.12)
+    #[schema(value_type = Option<Object>, nullable = false)]
+    raid_config: Option<Value>,
+    /// (1.12)
+    #[schema(value_type = Option<Object>, nullable = false)]
+    target_raid_config: Option<Value>,
+    /// (1.75)
+    boot_mode: Option<String>,
+    /// (1.75)
+    secure_boot: Option<bool>,
+}
+
+/// What a provision state change asks for (`target`) and with what.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProvisionRequest {
+    #[schema(inline)]
+    target: ProvisionTarget,
+    /// For `active` and `rebuild`: a URL, a gzipped and base64-encoded ISO
+    /// 9660 image, or (1.56) an object of `meta_data`, `network_data`,
+    /// `user_data` and `vendor_data` to build one from.
+    #[schema(inline)]
+    configdrive: Option<ConfigDrive>,
+    /// (1.15) Required for `clean`.
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
+    clean_steps: Option<Value>,
+    /// (1.69) For `active` and `rebuild`.
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
+    deploy_steps: Option<Value>,
+    /// (1.87) Required for `service`.
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
+    service_steps: Option<Value>,
+    /// (1.38) Required for `rescue`.
+    #[schema(nullable = false, min_length = 1)]
+    rescue_password: Option<String>,
+    /// (1.70) Clean or service without booting the agent ramdisk.
+    #[schema(nullable = false)]
+    disable_ramdisk: Option<bool>,
+    /// (1.92) A runbook (UUID or name) to clean or service with.
+    #[schema(nullable = false)]
+    runbook: Option<String>,
+}
+
+/// The provision verbs, with the microversion that accepts each: `active`,
+/// `deleted`, `rebuild` (1.1), `manage`, `provide` (1.4), `inspect` (1.6),
+/// `abort` (1.13), `clean` (1.15), `adopt` (1.17), `rescue`, `unrescue`
+/// (1.38), `deploy`, `undeploy` (1.73), `unhold` (1.85), `service` (1.87).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ProvisionTarget {
+    Active,
+    Deploy,
+    Deleted,
+    Undeploy,
+    Manage,
+    Provide,
+    Inspect,
+    Abort,
+    Clean,
+    Adopt,
+    Rescue,
+    Unrescue,
+    Rebuild,
+    Unhold,
+    Service,
+}
+
+/// A config drive: a URL or encoded image, or (1.56) what to build it from.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ConfigDrive {
+    Text(String),
+    Build(#[schema(inline)] ConfigDriveParts),
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConfigDriveParts {
+    #[schema(value_type = Option<Object>)]
+    meta_data: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    network_data: Option<Value>,
+    /// Text, or an object (serialised as JSON).
+    #[schema(value_type = Option<Value>)]
+    user_data: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    vendor_data: Option<Value>,
+}
+
+/// A power state change.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PowerRequest {
+    #[schema(inline)]
+    target: PowerTarget,
+    /// (1.27) Seconds to wait for the change.
+    #[schema(nullable = false, minimum = 1)]
+    timeout: Option<i64>,
+}
+
+/// `soft rebooting` and `soft power off` from 1.27.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum PowerTarget {
+    #[schema(rename = "power on")]
+    On,
+    #[schema(rename = "power off")]
+    Off,
+    #[schema(rename = "rebooting")]
+    Rebooting,
+    #[schema(rename = "soft rebooting")]
+    SoftRebooting,
+    #[schema(rename = "soft power off")]
+    SoftOff,
+}
+
+/// (1.12) The RAID configuration to build at the next cleaning.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RaidConfig {
+    /// The logical disks (`size_gb`, `raid_level`, …).
+    #[schema(value_type = Vec<Object>)]
+    logical_disks: Vec<Value>,
+}
+
+/// A node's console.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConsoleState {
+    console_enabled: bool,
+    /// Where to reach the console; null while it is disabled.
+    #[schema(inline)]
+    console_info: Option<ConsoleInfo>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConsoleInfo {
+    /// `vnc` or `fake`.
+    r#type: String,
+    url: String,
+}
+
+/// Enables or disables a node's console.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ConsoleRequest {
+    enabled: bool,
+}
+
+/// (1.76) The boot mode to set.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BootModeRequest {
+    #[schema(inline)]
+    target: BootMode,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum BootMode {
+    Uefi,
+    Bios,
+}
+
+/// (1.76) Whether to boot securely.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SecureBootRequest {
+    target: bool,
+}
+
+/// Why the node is put in maintenance (also accepted as `?reason=`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MaintenanceRequest {
+    reason: Option<String>,
+}
+
+/// A node's next boot device.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BootDeviceState {
+    /// Null when the BMC does not tell.
+    boot_device: Option<String>,
+    /// Whether it stays the boot device after the next boot.
+    persistent: Option<bool>,
+}
+
+/// Sets a node's next boot device.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BootDeviceRequest {
+    #[schema(inline)]
+    boot_device: BootDeviceName,
+    /// For every boot rather than the next one (false unless given).
+    #[schema(nullable = false)]
+    persistent: Option<bool>,
+}
+
+/// One of the node's supported boot devices.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum BootDeviceName {
+    Pxe,
+    Disk,
+    Cdrom,
+    Bios,
+    Safe,
+    Wanboot,
+    Iscsiboot,
+    Floppy,
+    Uefihttp,
+}
+
+/// The boot devices a node's hardware supports.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SupportedBootDevices {
+    supported_boot_devices: Vec<String>,
+}
+
+/// Whether a node's interfaces are ready for use, by interface
+/// (`firmware` from 1.86).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NodeValidation {
+    bios: InterfaceValidation,
+    boot: InterfaceValidation,
+    console: InterfaceValidation,
+    deploy: InterfaceValidation,
+    #[schema(nullable = false)]
+    firmware: Option<InterfaceValidation>,
+    inspect: InterfaceValidation,
+    management: InterfaceValidation,
+    network: InterfaceValidation,
+    power: InterfaceValidation,
+    raid: InterfaceValidation,
+    rescue: InterfaceValidation,
+    storage: InterfaceValidation,
+    vendor: InterfaceValidation,
+}
+
+/// One interface's validation: `result` is null where the interface is
+/// not supported.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InterfaceValidation {
+    result: Option<bool>,
+    /// Why it failed or is not supported.
+    #[schema(nullable = false)]
+    reason: Option<String>,
+}
+
+/// (1.37) A node's traits.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NodeTraits {
+    traits: Vec<String>,
+}
+
+/// (1.37) A node's new traits (at most 50): standard ones or `CUSTOM_…`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TraitsRequest {
+    #[schema(max_items = 50)]
+    traits: Vec<String>,
+}
+
+/// (1.78) An event in a node's history.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HistoryEvent {
+    uuid: uuid::Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// `info` or `error`.
+    severity: String,
+    event: String,
+    links: Vec<Link>,
+    /// Detail only.
+    #[schema(nullable = false)]
+    event_type: Option<String>,
+    /// Detail only.
+    conductor: Option<String>,
+    /// Detail only: the user who caused it.
+    user: Option<String>,
+    /// Detail only (1.113): the user's project.
+    project: Option<String>,
+    /// Detail only (1.115): the provision state it left the node in.
+    state: Option<String>,
+    /// Detail only (1.115).
+    target_provision_state: Option<String>,
+    /// Detail only (1.115): how long the step took.
+    duration_seconds: Option<i64>,
+}
+
+/// (1.78) A page of a node's history (uuid, created_at, severity, event
+/// unless `detail`); `next` is the next page's URL when this one is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HistoryList {
+    history: Vec<HistoryEvent>,
+    #[serde(default)]
+    next: String,
+}
+
+/// The query of a history listing.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct HistoryQuery {
+    /// Every field of each event.
+    detail: Option<bool>,
+    /// The page size.
+    #[param(minimum = 1)]
+    limit: Option<i64>,
+    /// The last event of the previous page.
+    marker: Option<uuid::Uuid>,
 }
 
 /// A small stable number from a node's UUID (its fake VNC port offset).
@@ -60,6 +402,9 @@ fn accepted(state: &BaremetalState, n: &Node, what: &str) -> HttpResponse {
     HttpResponse::Accepted().insert_header(("Location", format!("{}/v1/nodes/{}/{what}", state.base, n.uuid))).finish()
 }
 
+/// A node's power, provision, console, RAID and boot states.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/states", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 200, description = "The node's states.", body = NodeStates)))]
 async fn get_states(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
     let mut s = json!({
@@ -85,6 +430,12 @@ async fn get_states(api: Api, path: web::Path<String>, state: web::Data<Baremeta
     Ok(HttpResponse::Ok().json(s))
 }
 
+/// Changes a node's provision state.
+///
+/// The change is accepted and carried out in the background; `GET …/states` follows it.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/states/provision", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = ProvisionRequest,
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's states.")))))]
 async fn provision(
     api: Api,
     path: web::Path<String>,
@@ -205,6 +556,12 @@ impl ProvisionExtras {
     }
 }
 
+/// Changes a node's power state.
+///
+/// The change is accepted and carried out in the background; `GET …/states` follows it.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/states/power", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = PowerRequest,
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's states.")))))]
 async fn power(
     api: Api,
     path: web::Path<String>,
@@ -300,6 +657,9 @@ async fn quick_update_as(
     Ok(node)
 }
 
+/// (1.12) Sets a node's target RAID configuration.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/states/raid", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = RaidConfig, responses((status = 204, description = "Set; built at the next cleaning.")))]
 async fn raid(
     api: Api,
     path: web::Path<String>,
@@ -327,6 +687,9 @@ async fn raid(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A node's console: whether it is enabled and where to reach it.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/states/console", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 200, description = "The node's console.", body = ConsoleState)))]
 async fn console_get(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
     let ifaces = json_text(&n.interfaces);
@@ -352,6 +715,10 @@ async fn console_get(api: Api, path: web::Path<String>, state: web::Data<Baremet
     Ok(HttpResponse::Ok().json(json!({"console_enabled": n.console_enabled, "console_info": info})))
 }
 
+/// Enables or disables a node's console.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/states/console", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = ConsoleRequest,
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's console.")))))]
 async fn console_set(
     api: Api,
     path: web::Path<String>,
@@ -384,6 +751,10 @@ async fn console_set(
     Ok(accepted(&state, &node, "states/console"))
 }
 
+/// (1.76) Sets a node's boot mode.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/states/boot_mode", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = BootModeRequest,
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's states.")))))]
 async fn boot_mode(
     api: Api,
     path: web::Path<String>,
@@ -406,6 +777,10 @@ async fn boot_mode(
     Ok(accepted(&state, &node, "states"))
 }
 
+/// (1.76) Turns a node's secure boot on or off.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/states/secure_boot", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = SecureBootRequest,
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's states.")))))]
 async fn secure_boot(
     api: Api,
     path: web::Path<String>,
@@ -430,6 +805,11 @@ async fn secure_boot(
 
 // ---- maintenance ----------------------------------------------------------------------
 
+/// Puts a node in maintenance.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/maintenance", tag = "node management",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), ("reason" = Option<String>, Query, description = "Why (the body's `reason` wins).")),
+    request_body(content = Option<MaintenanceRequest>, description = "Optional."),
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's maintenance.")))))]
 async fn maintenance_set(
     api: Api,
     path: web::Path<String>,
@@ -450,6 +830,9 @@ async fn maintenance_set(
     Ok(accepted(&state, &node, "maintenance"))
 }
 
+/// Takes a node out of maintenance (clearing its reason and fault).
+#[utoipa::path(delete, path = "/v1/nodes/{node_ident}/maintenance", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 202, description = "Accepted.", headers(("Location" = String, description = "The URL of the node's maintenance.")))))]
 async fn maintenance_unset(
     api: Api,
     path: web::Path<String>,
@@ -505,6 +888,9 @@ async fn supported_boot_devices(state: &BaremetalState, n: &Node) -> Result<Vec<
     Ok(devices.into_iter().map(|d| d.as_str()).collect())
 }
 
+/// A node's next boot device.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/management/boot_device", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 200, description = "The boot device.", body = BootDeviceState)))]
 async fn boot_device_get(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
     let current = match state.engine.boot_device(&n).await? {
@@ -517,6 +903,9 @@ async fn boot_device_get(api: Api, path: web::Path<String>, state: web::Data<Bar
     Ok(HttpResponse::Ok().json(current))
 }
 
+/// The boot devices a node supports.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/management/boot_device/supported", tag = "node management",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")), responses((status = 200, description = "The supported boot devices.", body = SupportedBootDevices)))]
 async fn boot_device_supported(
     api: Api,
     path: web::Path<String>,
@@ -526,6 +915,9 @@ async fn boot_device_supported(
     Ok(HttpResponse::Ok().json(json!({"supported_boot_devices": supported_boot_devices(&state, &n).await?})))
 }
 
+/// Sets a node's next boot device.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/management/boot_device", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = BootDeviceRequest, responses((status = 204, description = "Set.")))]
 async fn boot_device_set(
     api: Api,
     path: web::Path<String>,
@@ -570,6 +962,9 @@ async fn boot_device_set(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// (1.29) Injects a non-maskable interrupt into a node.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/management/inject_nmi", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 204, description = "Injected.")))]
 async fn inject_nmi(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     api.require(29)?;
     let n = load_visible(&state, &path, &api).await?;
@@ -577,6 +972,9 @@ async fn inject_nmi(api: Api, path: web::Path<String>, state: web::Data<Baremeta
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Validates a node's interfaces.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/validate", tag = "node management", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 200, description = "Each interface's result.", body = NodeValidation)))]
 async fn validate(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     let n = load_visible(&state, &path, &api).await?;
     let id = n.uuid.clone();
@@ -633,6 +1031,9 @@ fn traits_write_allowed(api: &Api) -> Result<()> {
     if api.at_least(37) { Ok(()) } else { Err(BaremetalError::MethodNotAllowed) }
 }
 
+/// (1.37) A node's traits.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/traits", tag = "node traits", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 200, description = "The node's traits.", body = NodeTraits)))]
 async fn traits_get(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     api.accept(37)?;
     let n = load_visible(&state, &path, &api).await?;
@@ -641,6 +1042,9 @@ async fn traits_get(api: Api, path: web::Path<String>, state: web::Data<Baremeta
 
 const MAX_TRAITS: usize = 50;
 
+/// (1.37) Replaces a node's traits.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/traits", tag = "node traits", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    request_body = TraitsRequest, responses((status = 204, description = "Set.")))]
 async fn traits_set(
     api: Api,
     path: web::Path<String>,
@@ -687,6 +1091,11 @@ async fn traits_set(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// (1.37) Adds a trait to a node.
+#[utoipa::path(put, path = "/v1/nodes/{node_ident}/traits/{trait}", tag = "node traits",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), ("trait" = String, Path, description = "A standard trait or `CUSTOM_…`.")),
+    responses((status = 204, description = "Added (or already there).",
+        headers(("Location" = String, description = "The trait's URL.")))))]
 async fn trait_add(
     api: Api,
     path: web::Path<(String, String)>,
@@ -717,6 +1126,9 @@ async fn trait_add(
         .finish())
 }
 
+/// (1.37) Removes a trait from a node.
+#[utoipa::path(delete, path = "/v1/nodes/{node_ident}/traits/{trait}", tag = "node traits",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), ("trait" = String, Path)), responses((status = 204, description = "Removed.")))]
 async fn trait_delete(
     api: Api,
     path: web::Path<(String, String)>,
@@ -739,6 +1151,9 @@ async fn trait_delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// (1.37) Removes every trait of a node.
+#[utoipa::path(delete, path = "/v1/nodes/{node_ident}/traits", tag = "node traits", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name.")),
+    responses((status = 204, description = "Removed.")))]
 async fn traits_clear(api: Api, path: web::Path<String>, state: web::Data<BaremetalState>) -> Result<HttpResponse> {
     api.require(37)?;
     let n = load_visible(&state, &path, &api).await?;
@@ -774,6 +1189,9 @@ fn history_json(state: &BaremetalState, node: &str, h: &bm::HistoryEntry, detail
     v
 }
 
+/// (1.78) A node's history.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/history", tag = "node history", params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), HistoryQuery),
+    responses((status = 200, description = "A page of the node's history, oldest first.", body = HistoryList)))]
 async fn history_list(
     api: Api,
     path: web::Path<String>,
@@ -801,6 +1219,10 @@ async fn history_list(
     )))
 }
 
+/// (1.78) An event of a node's history.
+#[utoipa::path(get, path = "/v1/nodes/{node_ident}/history/{event}", tag = "node history",
+    params(("node_ident" = String, Path, description = "A node's UUID or (1.5) name."), ("event" = uuid::Uuid, Path, description = "The event's UUID.")),
+    responses((status = 200, description = "The event with every field.", body = HistoryEvent)))]
 async fn history_get(
     api: Api,
     path: web::Path<(String, String)>,
@@ -817,31 +1239,10 @@ async fn history_get(
     Ok(HttpResponse::Ok().json(history_json(&state, &n.uuid, &h, true, &api)))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    {
-        let p = "/v1/nodes/{node}";
-        cfg.route(&format!("{p}/states"), web::get().to(get_states))
-            .route(&format!("{p}/states/provision"), web::put().to(provision))
-            .route(&format!("{p}/states/power"), web::put().to(power))
-            .route(&format!("{p}/states/raid"), web::put().to(raid))
-            .route(&format!("{p}/states/console"), web::get().to(console_get))
-            .route("/v1/nodes/states/console/{node}", web::get().to(console_get))
-            .route(&format!("{p}/states/console"), web::put().to(console_set))
-            .route(&format!("{p}/states/boot_mode"), web::put().to(boot_mode))
-            .route(&format!("{p}/states/secure_boot"), web::put().to(secure_boot))
-            .route(&format!("{p}/maintenance"), web::put().to(maintenance_set))
-            .route(&format!("{p}/maintenance"), web::delete().to(maintenance_unset))
-            .route(&format!("{p}/management/boot_device"), web::get().to(boot_device_get))
-            .route(&format!("{p}/management/boot_device"), web::put().to(boot_device_set))
-            .route(&format!("{p}/management/boot_device/supported"), web::get().to(boot_device_supported))
-            .route(&format!("{p}/management/inject_nmi"), web::put().to(inject_nmi))
-            .route(&format!("{p}/validate"), web::get().to(validate))
-            .route(&format!("{p}/traits"), web::get().to(traits_get))
-            .route(&format!("{p}/traits"), web::put().to(traits_set))
-            .route(&format!("{p}/traits"), web::delete().to(traits_clear))
-            .route(&format!("{p}/traits/{{trait}}"), web::put().to(trait_add))
-            .route(&format!("{p}/traits/{{trait}}"), web::delete().to(trait_delete))
-            .route(&format!("{p}/history"), web::get().to(history_list))
-            .route(&format!("{p}/history/{{event}}"), web::get().to(history_get));
-    }
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        get_states, provision, power, raid, console_get | "/v1/nodes/states/console/{node_ident}", console_set,
+        boot_mode, secure_boot, maintenance_set, maintenance_unset, boot_device_get, boot_device_set,
+        boot_device_supported, inject_nmi, validate, traits_get, traits_set, traits_clear, trait_add,
+        trait_delete, history_list, history_get);
 }
