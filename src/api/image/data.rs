@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::error::{ImageError, Result};
 use super::info::IMPORT_METHODS;
-use super::{Caller, ImageState, Status, can_modify, now, parse_body, visible_image};
 use super::openapi::{Error, ImportRequest};
+use super::{Caller, ImageState, Status, can_modify, now, parse_body, visible_image};
 use crate::common::openapi::Routes;
 use crate::storage::image_store::{Area, Chunk, Digests, IngestError, ingest, virtual_size};
 use crate::storage::images::{self as db, DataRecord, FullImage};

@@ -7,11 +7,11 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ImageError, Result};
 use super::info::IMPORT_METHODS;
+use super::openapi::{ImageCreate, ImageDoc, ImageList, ImagePatch, ImagePatchDraft4};
 use super::{
     CONTAINER_FORMATS, Caller, DISK_FORMATS, ImageState, PROPERTY_LIMIT, Status, TAG_LIMIT, VISIBILITIES, can_create,
     can_modify, now, parse_body, project, query_pairs, view, visible_image,
 };
-use super::openapi::{ImageCreate, ImageDoc, ImageList, ImagePatch, ImagePatchDraft4};
 use crate::common::auth::AuthContext;
 use crate::common::openapi::Routes;
 use crate::storage::image_store::Area;

@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::error::{ImageError, Result};
-use super::{Caller, ImageState, MEMBER_LIMIT, can_modify, now, parse_body, project, ts, visible_image};
 use super::openapi::{MemberCreate, MemberDoc, MemberList, MemberUpdate};
+use super::{Caller, ImageState, MEMBER_LIMIT, can_modify, now, parse_body, project, ts, visible_image};
 use crate::common::openapi::Routes;
 use crate::storage::images::{self as db, Member};
 
