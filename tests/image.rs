@@ -211,6 +211,35 @@ fn upload_download(s: &TestServer) {
     error(a.get("/v2/images/not-a-uuid"), 404);
 }
 
+/// What Glance accepts that a stricter reading would refuse, and the edges
+/// of a ranged download.
+fn glance_leniencies(s: &TestServer) {
+    let a = Img::new(s, s.admin_token());
+    // JSON Schema's integers include integral numbers written with a fraction.
+    let img = a.create_ok(json!({"name": "f", "min_ram": 512.0, "min_disk": 0.0}));
+    assert_eq!((img["min_ram"].as_i64(), img["min_disk"].as_i64()), (Some(512), Some(0)));
+    let id = img["id"].as_str().unwrap();
+    let r = a.patch(id, V21, json!([{"op": "replace", "path": "/min_disk", "value": 20.0}]));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["min_disk"], 20);
+    error(a.patch(id, V21, json!([{"op": "replace", "path": "/min_disk", "value": 1.5}])), 400);
+    error(a.patch(id, V21, json!([{"op": "replace", "path": "/min_disk", "value": -2.0}])), 400);
+    error(a.create(json!({"min_ram": 1e12})), 400);
+    // A range of empty data cannot be satisfied, a suffix one neither.
+    assert_eq!(a.upload(id, Vec::new()).status(), 204);
+    let ranged =
+        |h: &str| a.req(reqwest::Method::GET, &format!("/v2/images/{id}/file")).header("Range", h).send().unwrap();
+    for h in ["bytes=-5", "bytes=0-", "bytes=0-0"] {
+        error(ranged(h), 416);
+    }
+    let r = a.get(&format!("/v2/images/{id}/file"));
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().unwrap().is_empty());
+    // A method a known path does not serve is a 405, as in Glance.
+    let r = a.req(reqwest::Method::POST, &format!("/v2/images/{id}/file")).send().unwrap();
+    error(r, 405);
+}
+
 fn patch_rules(s: &TestServer) {
     let a = Img::new(s, s.admin_token());
     let img = a.create_ok(json!({"name": "p", "disk_format": "raw", "container_format": "bare", "tags": ["t1"]}));
@@ -643,4 +672,4 @@ fn interrupted_upload_is_reset_at_start() {
     assert!(store_files(&data_dir.join("images")).is_empty());
 }
 
-on_both_backends!(versions_and_schemas, upload_download, patch_rules, listing, sharing, import_flow);
+on_both_backends!(versions_and_schemas, upload_download, patch_rules, listing, sharing, import_flow, glance_leniencies);

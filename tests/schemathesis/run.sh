@@ -24,6 +24,7 @@ SERVICES=("$@")
 [ ${#SERVICES[@]} -gt 0 ] || SERVICES=(baremetal compute image network contrail identity)
 WORK="$(mktemp -d /tmp/ironbark-st.XXXXXX)"
 REPORT_DIR="${REPORT_DIR:-$WORK/reports}"
+export SCHEMATHESIS_HOOKS="$HERE/hooks.py"
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$(sed -n 's/^schemathesis==//p' "$HERE/requirements.txt")"; then

@@ -15,16 +15,32 @@ use serde_json::Value;
 
 use super::error::{ImageError, Result};
 use super::info::IMPORT_METHODS;
+use super::openapi::{Error, ImportRequest};
 use super::{Caller, ImageState, Status, can_modify, now, parse_body, visible_image};
+use crate::common::openapi::Routes;
 use crate::storage::image_store::{Area, Chunk, Digests, IngestError, ingest, virtual_size};
 use crate::storage::images::{self as db, DataRecord, FullImage};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/images/{id}/file", web::put().to(upload))
-        .route("/v2/images/{id}/file", web::get().to(download))
-        .route("/v2/images/{id}/stage", web::put().to(stage))
-        .route("/v2/images/{id}/import", web::post().to(import));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; upload, download, stage, import);
 }
+
+/// The part of the data to send.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct RangeHeader {
+    /// One byte range, `bytes=<first>-[<last>]` or `bytes=-<suffix length>`;
+    /// several ranges are a 400.
+    #[param(rename = "Range")]
+    range: Option<String>,
+}
+
+/// Image data: any bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct ImageData(Vec<u8>);
 
 /// Read size of download chunks and depth of the chunk queues.
 const CHUNK: usize = 256 * 1024;
@@ -191,6 +207,13 @@ fn closing(r: Result<HttpResponse>) -> HttpResponse {
     })
 }
 
+/// Uploads a `queued` image's data; the image becomes `active`.
+///
+/// The body is streamed to the store, hashed on the way; larger than the
+/// size cap or the project's quota left is a 413.
+#[utoipa::path(put, path = "/v2/images/{image_id}/file", tag = "image data", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    request_body(content = inline(ImageData), content_type = "application/octet-stream"),
+    responses((status = 204, description = "The data is stored; the image is active.")))]
 async fn upload(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -201,6 +224,10 @@ async fn upload(
     closing(receive_file(caller, state, id, req, payload).await)
 }
 
+/// Stages a `queued` image's data for an import (`glance-direct`); the image becomes `uploading`.
+#[utoipa::path(put, path = "/v2/images/{image_id}/stage", tag = "image data", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    request_body(content = inline(ImageData), content_type = "application/octet-stream"),
+    responses((status = 204, description = "The data is staged.")))]
 async fn stage(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -281,6 +308,9 @@ async fn receive_staged(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Imports staged data (`glance-direct`): the image is `importing`, then `active`.
+#[utoipa::path(post, path = "/v2/images/{image_id}/import", tag = "image data", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    request_body = ImportRequest, responses((status = 202, description = "The import has started.")))]
 async fn import(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -406,6 +436,10 @@ fn parse_range(header: &str, size: u64) -> Result<Span> {
         if n == 0 {
             return Err(invalid());
         }
+        if size == 0 {
+            // No suffix of empty data can be sent (RFC 9110, 14.1.2).
+            return Err(ImageError::RangeNotSatisfiable("The image data is empty: no range of it exists.".into()));
+        }
         (size.saturating_sub(n), size)
     } else {
         let start = num(a)?;
@@ -424,6 +458,17 @@ fn parse_range(header: &str, size: u64) -> Result<Span> {
     Ok(Span { offset, len: end - offset })
 }
 
+/// Downloads an image's data, whole or one byte range.
+#[utoipa::path(get, path = "/v2/images/{image_id}/file", tag = "image data",
+    params(("image_id" = uuid::Uuid, Path, description = "The image."), RangeHeader),
+    responses(
+        (status = 200, description = "The data.", content_type = "application/octet-stream", body = inline(ImageData),
+            headers(("Content-MD5" = String, description = "The MD5 of the whole data."))),
+        (status = 206, description = "The range asked for.", content_type = "application/octet-stream", body = inline(ImageData),
+            headers(("Content-Range" = String, description = "`bytes <first>-<last>/<size>`."),
+                ("Content-MD5" = String, description = "The MD5 of the whole data."))),
+        (status = 204, description = "The image has no data (yet)."),
+        (status = 416, description = "The range is malformed or starts past the end of the data.", body = Error)))]
 async fn download(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -523,6 +568,9 @@ mod tests {
         assert!(matches!(parse_range("bytes=0-1,4-5", 30), Err(ImageError::BadRequest(_))));
         for bad in ["bytes=30-", "bytes=9-2", "items=0-1", "bytes=a-b", "bytes=-0", "bytes"] {
             assert!(matches!(parse_range(bad, 30), Err(ImageError::RangeNotSatisfiable(_))), "{bad}");
+        }
+        for bad in ["bytes=-5", "bytes=0-", "bytes=0-0"] {
+            assert!(matches!(parse_range(bad, 0), Err(ImageError::RangeNotSatisfiable(_))), "{bad} of nothing");
         }
     }
 }

@@ -7,11 +7,13 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ImageError, Result};
 use super::info::IMPORT_METHODS;
+use super::openapi::{ImageCreate, ImageDoc, ImageList, ImagePatch, ImagePatchDraft4};
 use super::{
     CONTAINER_FORMATS, Caller, DISK_FORMATS, ImageState, PROPERTY_LIMIT, Status, TAG_LIMIT, VISIBILITIES, can_create,
     can_modify, now, parse_body, project, query_pairs, view, visible_image,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::image_store::Area;
 use crate::storage::images::{self as db, Cmp, FullImage, Image, ImageFilter, SortKey, Viewer};
 
@@ -61,16 +63,102 @@ const SORT_KEYS: &[&str] =
     &["name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"];
 const PATCH_TYPES: &str = "application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/images", web::get().to(list))
-        .route("/v2/images", web::post().to(create))
-        .route("/v2/images/{id}", web::get().to(show))
-        .route("/v2/images/{id}", web::patch().to(update))
-        .route("/v2/images/{id}", web::delete().to(delete))
-        .route("/v2/images/{id}/actions/deactivate", web::post().to(deactivate))
-        .route("/v2/images/{id}/actions/reactivate", web::post().to(reactivate))
-        .route("/v2/images/{id}/tags/{tag}", web::put().to(tag_add))
-        .route("/v2/images/{id}/tags/{tag}", web::delete().to(tag_remove));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, update, delete, deactivate, reactivate, tag_add, tag_remove);
+}
+
+/// The filters, sorting and paging of an image list. Any other key filters
+/// on the custom property of that name.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListQuery {
+    /// The page size (25 by default, at most 1000).
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    /// The last image of the previous page.
+    marker: Option<uuid::Uuid>,
+    /// A name, or `in:a,b` for any of several.
+    name: Option<String>,
+    /// An id, or `in:a,b`.
+    id: Option<String>,
+    /// The owning project.
+    owner: Option<String>,
+    /// A status, or `in:a,b`.
+    status: Option<String>,
+    #[param(inline)]
+    visibility: Option<VisibilityFilter>,
+    /// The caller's membership status of shared images listed.
+    #[param(inline)]
+    member_status: Option<MemberStatusFilter>,
+    /// Images with every one of these tags.
+    tag: Option<Vec<String>>,
+    /// A disk format, or `in:a,b`.
+    disk_format: Option<String>,
+    /// A container format, or `in:a,b`.
+    container_format: Option<String>,
+    protected: Option<bool>,
+    /// Hidden images are left out unless `true`.
+    os_hidden: Option<bool>,
+    /// Bytes of data, at least.
+    size_min: Option<i64>,
+    /// Bytes of data, at most.
+    size_max: Option<i64>,
+    /// `[gt|gte|lt|lte|eq|neq:]<ISO 8601 time>`.
+    created_at: Option<String>,
+    /// `[gt|gte|lt|lte|eq|neq:]<ISO 8601 time>`.
+    updated_at: Option<String>,
+    /// Sort keys, each sorted by the `sort_dir` of the same rank (`created_at` by default).
+    #[param(inline)]
+    sort_key: Option<Vec<SortKeyName>>,
+    /// One direction for every key, or one per key (`desc` by default).
+    #[param(inline)]
+    sort_dir: Option<Vec<SortDir>>,
+    /// `key[:asc|desc],…`: the newer syntax, instead of `sort_key` and `sort_dir`.
+    sort: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum VisibilityFilter {
+    Public,
+    Private,
+    Shared,
+    Community,
+    All,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum MemberStatusFilter {
+    Pending,
+    Accepted,
+    Rejected,
+    All,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SortKeyName {
+    Name,
+    Status,
+    ContainerFormat,
+    DiskFormat,
+    Size,
+    Id,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SortDir {
+    Asc,
+    Desc,
 }
 
 fn reserved(key: &str) -> bool {
@@ -125,8 +213,15 @@ fn boolean(key: &str, v: &Value) -> Result<bool> {
     v.as_bool().ok_or_else(|| invalid(key, &format!("{v} is not of type 'boolean'")))
 }
 
+/// A non-negative `integer` of JSON Schema, which counts an integral number
+/// written with a fraction (`512.0`) as one, as Glance's validator does.
 fn non_negative(key: &str, v: &Value) -> Result<i32> {
-    let n = v.as_i64().ok_or_else(|| invalid(key, &format!("{v} is not of type 'integer'")))?;
+    let not_integer = || invalid(key, &format!("{v} is not of type 'integer'"));
+    let n = match (v.as_i64(), v.as_f64()) {
+        (Some(n), _) => n,
+        (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => f as i64,
+        _ => return Err(not_integer()),
+    };
     if n < 0 {
         return Err(ImageError::bad(format!("Cannot set {key} to a negative value.")));
     }
@@ -231,6 +326,12 @@ fn apply(ctx: &AuthContext, doc: &Map<String, Value>, img: &mut FullImage, befor
     Ok(())
 }
 
+/// Creates an image record, `queued` until data arrives.
+#[utoipa::path(post, path = "/v2/images", tag = "images", request_body = ImageCreate,
+    responses((status = 201, description = "The new image.", body = ImageDoc, headers(
+        ("Location" = String, description = "The image's URL."),
+        ("OpenStack-image-import-methods" = String, description = "The import methods on offer, comma-separated."),
+        ("OpenStack-image-store-ids" = String, description = "The stores data may go to, comma-separated.")))))]
 async fn create(caller: Caller, state: web::Data<ImageState>, body: web::Bytes) -> Result<HttpResponse> {
     let body = parse_body(&body)?;
     let Value::Object(doc) = body else {
@@ -282,6 +383,9 @@ async fn create(caller: Caller, state: web::Data<ImageState>, body: web::Bytes) 
         .json(view(&img)))
 }
 
+/// Shows an image.
+#[utoipa::path(get, path = "/v2/images/{image_id}", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    responses((status = 200, description = "The image.", body = ImageDoc)))]
 async fn show(caller: Caller, state: web::Data<ImageState>, id: web::Path<String>) -> Result<HttpResponse> {
     let img = visible_image(&state, &caller, &id).await?;
     Ok(HttpResponse::Ok().json(view(&img)))
@@ -454,6 +558,15 @@ fn apply_changes(caller: &AuthContext, before: &FullImage, changes: &[Change], d
     Ok(img)
 }
 
+/// Updates an image with a JSON patch.
+///
+/// Each change names one attribute (`/name`, `/tags`, a custom property);
+/// read-only attributes are refused (403), as is any other media type (415,
+/// with `Accept-Patch`).
+#[utoipa::path(patch, path = "/v2/images/{image_id}", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    request_body(content((ImagePatch = "application/openstack-images-v2.1-json-patch"),
+        (ImagePatchDraft4 = "application/openstack-images-v2.0-json-patch"))),
+    responses((status = 200, description = "The updated image.", body = ImageDoc)))]
 async fn update(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -483,6 +596,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(view(&saved)))
 }
 
+/// Deletes an image and its data (not a protected one).
+#[utoipa::path(delete, path = "/v2/images/{image_id}", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    responses((status = 204, description = "The image is gone.")))]
 async fn delete(caller: Caller, state: web::Data<ImageState>, id: web::Path<String>) -> Result<HttpResponse> {
     let img = visible_image(&state, &caller, &id).await?;
     if !can_modify(&caller, &img.image) {
@@ -536,14 +652,23 @@ async fn set_active(caller: &AuthContext, state: &ImageState, id: &str, to_activ
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Deactivates an active image: its data can no longer be downloaded (but by admins).
+#[utoipa::path(post, path = "/v2/images/{image_id}/actions/deactivate", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    responses((status = 204, description = "The image is deactivated.")))]
 async fn deactivate(caller: Caller, state: web::Data<ImageState>, id: web::Path<String>) -> Result<HttpResponse> {
     set_active(&caller, &state, &id, false).await
 }
 
+/// Reactivates a deactivated image.
+#[utoipa::path(post, path = "/v2/images/{image_id}/actions/reactivate", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    responses((status = 204, description = "The image is active.")))]
 async fn reactivate(caller: Caller, state: web::Data<ImageState>, id: web::Path<String>) -> Result<HttpResponse> {
     set_active(&caller, &state, &id, true).await
 }
 
+/// Adds a tag to an image (adding one it has changes nothing).
+#[utoipa::path(put, path = "/v2/images/{image_id}/tags/{tag}", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image."), ("tag" = String, Path, description = "The tag (at most 255 characters).")),
+    responses((status = 204, description = "The image has the tag.")))]
 async fn tag_add(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -574,6 +699,9 @@ async fn tag_add(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Removes a tag from an image.
+#[utoipa::path(delete, path = "/v2/images/{image_id}/tags/{tag}", tag = "images", params(("image_id" = uuid::Uuid, Path, description = "The image."), ("tag" = String, Path, description = "The tag (at most 255 characters).")),
+    responses((status = 204, description = "The tag is gone.")))]
 async fn tag_remove(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -630,6 +758,9 @@ fn time_filter(key: &str, v: &str) -> Result<(Cmp, chrono::NaiveDateTime)> {
     Ok((op, at))
 }
 
+/// Lists the images the caller sees, newest first.
+#[utoipa::path(get, path = "/v2/images", tag = "images", params(ListQuery),
+    responses((status = 200, description = "A page of images.", body = ImageList)))]
 async fn list(caller: Caller, state: web::Data<ImageState>, req: HttpRequest) -> Result<HttpResponse> {
     let pairs = query_pairs(req.query_string())?;
     let mut f = ImageFilter {

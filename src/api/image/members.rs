@@ -5,15 +5,13 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::error::{ImageError, Result};
+use super::openapi::{MemberCreate, MemberDoc, MemberList, MemberUpdate};
 use super::{Caller, ImageState, MEMBER_LIMIT, can_modify, now, parse_body, project, ts, visible_image};
+use crate::common::openapi::Routes;
 use crate::storage::images::{self as db, Member};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/images/{id}/members", web::get().to(list))
-        .route("/v2/images/{id}/members", web::post().to(create))
-        .route("/v2/images/{id}/members/{member}", web::get().to(show))
-        .route("/v2/images/{id}/members/{member}", web::put().to(update))
-        .route("/v2/images/{id}/members/{member}", web::delete().to(delete));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, update, delete);
 }
 
 fn view(m: &Member) -> Value {
@@ -35,6 +33,9 @@ fn only_shared(visibility: &str) -> Result<()> {
     }
 }
 
+/// Shares a `shared` image with a project (its owner only).
+#[utoipa::path(post, path = "/v2/images/{image_id}/members", tag = "members", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    request_body = MemberCreate, responses((status = 200, description = "The new member, pending.", body = MemberDoc)))]
 async fn create(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -83,6 +84,9 @@ async fn create(
     Ok(HttpResponse::Ok().json(view(&saved)))
 }
 
+/// Lists the members of a `shared` image (a member sees itself only).
+#[utoipa::path(get, path = "/v2/images/{image_id}/members", tag = "members", params(("image_id" = uuid::Uuid, Path, description = "The image.")),
+    responses((status = 200, description = "The members.", body = MemberList)))]
 async fn list(caller: Caller, state: web::Data<ImageState>, id: web::Path<String>) -> Result<HttpResponse> {
     let img = visible_image(&state, &caller, &id).await?;
     only_shared(&img.image.visibility)?;
@@ -98,6 +102,9 @@ async fn list(caller: Caller, state: web::Data<ImageState>, id: web::Path<String
     })))
 }
 
+/// Shows a member of an image.
+#[utoipa::path(get, path = "/v2/images/{image_id}/members/{member_id}", tag = "members", params(("image_id" = uuid::Uuid, Path, description = "The image."), ("member_id" = String, Path, description = "The member project.")),
+    responses((status = 200, description = "The member.", body = MemberDoc)))]
 async fn show(caller: Caller, state: web::Data<ImageState>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (id, member) = path.into_inner();
     let img = visible_image(&state, &caller, &id).await?;
@@ -115,6 +122,9 @@ async fn show(caller: Caller, state: web::Data<ImageState>, path: web::Path<(Str
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
+/// Accepts or rejects a shared image (the member project only).
+#[utoipa::path(put, path = "/v2/images/{image_id}/members/{member_id}", tag = "members", params(("image_id" = uuid::Uuid, Path, description = "The image."), ("member_id" = String, Path, description = "The member project.")),
+    request_body = MemberUpdate, responses((status = 200, description = "The member with its new status.", body = MemberDoc)))]
 async fn update(
     caller: Caller,
     state: web::Data<ImageState>,
@@ -149,6 +159,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
+/// Stops sharing an image with a project (its owner only).
+#[utoipa::path(delete, path = "/v2/images/{image_id}/members/{member_id}", tag = "members", params(("image_id" = uuid::Uuid, Path, description = "The image."), ("member_id" = String, Path, description = "The member project.")),
+    responses((status = 204, description = "The member is gone.")))]
 async fn delete(
     caller: Caller,
     state: web::Data<ImageState>,

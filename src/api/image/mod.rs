@@ -134,13 +134,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ImageState>) {
     crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
     openapi::routes().register(cfg);
-    versions::configure(cfg);
-    schemas::configure(cfg);
-    info::configure(cfg);
-    metadefs::configure(cfg);
-    data::configure(cfg);
-    members::configure(cfg);
-    images::configure(cfg);
 }
 
 /// Most tags, members and custom properties one image may have

@@ -4,10 +4,12 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use serde_json::{Value, json};
 
 use super::Caller;
+use super::openapi::JsonSchema;
+use crate::common::openapi::Routes;
 
 /// The image schema, property for property as Glance serves it.
 pub static IMAGE: LazyLock<Value> =
@@ -51,45 +53,62 @@ fn collection(name: &str, item: &Value) -> Value {
     })
 }
 
+/// The image schema.
+#[utoipa::path(get, path = "/v2/schemas/image", tag = "schemas",
+    responses((status = 200, description = "The schema of an image.", body = JsonSchema)))]
 async fn image(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(&*IMAGE)
 }
 
+/// The image list schema.
+#[utoipa::path(get, path = "/v2/schemas/images", tag = "schemas",
+    responses((status = 200, description = "The schema of a list of images.", body = JsonSchema)))]
 async fn images(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(collection("images", &IMAGE))
 }
 
+/// The image member schema.
+#[utoipa::path(get, path = "/v2/schemas/member", tag = "schemas",
+    responses((status = 200, description = "The schema of an image member.", body = JsonSchema)))]
 async fn member(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(&*MEMBER)
 }
 
+/// The image member list schema.
+#[utoipa::path(get, path = "/v2/schemas/members", tag = "schemas",
+    responses((status = 200, description = "The schema of a list of image members.", body = JsonSchema)))]
 async fn members(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(collection("members", &MEMBER))
 }
 
+/// The metadata definition namespace schema.
+#[utoipa::path(get, path = "/v2/schemas/metadefs/namespace", tag = "schemas",
+    responses((status = 200, description = "The schema of a namespace.", body = JsonSchema)))]
 async fn namespace(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(&METADEFS["namespace"])
 }
 
+/// The metadata definition namespace list schema.
+#[utoipa::path(get, path = "/v2/schemas/metadefs/namespaces", tag = "schemas",
+    responses((status = 200, description = "The schema of a list of namespaces.", body = JsonSchema)))]
 async fn namespaces(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(collection("namespaces", &METADEFS["namespace"]))
 }
 
+/// The metadata definition resource type association schema.
+#[utoipa::path(get, path = "/v2/schemas/metadefs/resource_type", tag = "schemas",
+    responses((status = 200, description = "The schema of a resource type association.", body = JsonSchema)))]
 async fn resource_type(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(&METADEFS["resource_type"])
 }
 
+/// The metadata definition resource type association list schema.
+#[utoipa::path(get, path = "/v2/schemas/metadefs/resource_types", tag = "schemas",
+    responses((status = 200, description = "The schema of a list of resource type associations.", body = JsonSchema)))]
 async fn resource_types(_: Caller) -> HttpResponse {
     HttpResponse::Ok().json(collection("resource_type_associations", &METADEFS["resource_type"]))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/schemas/image", web::get().to(image))
-        .route("/v2/schemas/images", web::get().to(images))
-        .route("/v2/schemas/member", web::get().to(member))
-        .route("/v2/schemas/members", web::get().to(members))
-        .route("/v2/schemas/metadefs/namespace", web::get().to(namespace))
-        .route("/v2/schemas/metadefs/namespaces", web::get().to(namespaces))
-        .route("/v2/schemas/metadefs/resource_type", web::get().to(resource_type))
-        .route("/v2/schemas/metadefs/resource_types", web::get().to(resource_types));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; image, images, member, members, namespace, namespaces, resource_type, resource_types);
 }

@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::ImageState;
+use super::openapi::VersionList;
+use crate::common::openapi::Routes;
 
 /// The v2 minor versions offered, newest first; 2.15 is the current one.
 /// Locations (2.17), caching (2.14/2.16/2.18) and multiple stores
@@ -33,14 +35,20 @@ fn body(state: &ImageState) -> serde_json::Value {
     json!({ "versions": list })
 }
 
+/// Lists the API versions (300 Multiple Choices, as Glance).
+#[utoipa::path(get, path = "/", tag = "versions", security(()),
+    responses((status = 300, description = "Every API version, each with its base URL.", body = VersionList)))]
 async fn root(state: web::Data<ImageState>) -> HttpResponse {
     HttpResponse::build(StatusCode::MULTIPLE_CHOICES).json(body(&state))
 }
 
+/// Lists the API versions.
+#[utoipa::path(get, path = "/versions", tag = "versions", security(()),
+    responses((status = 200, description = "Every API version, each with its base URL.", body = VersionList)))]
 async fn versions(state: web::Data<ImageState>) -> HttpResponse {
     HttpResponse::Ok().json(body(&state))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root)).route("/versions", web::get().to(versions));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; root, versions);
 }
