@@ -10,8 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{ComputeError, Result};
-use super::{ApiVersion, Caller, ComputeState, body_object, is_none_string, now, only_keys, parse_bool, query_pairs};
 use super::openapi::{Link, NextLink};
+use super::{ApiVersion, Caller, ComputeState, body_object, is_none_string, now, only_keys, parse_bool, query_pairs};
 use crate::common::auth::AuthContext;
 use crate::common::openapi::Routes;
 use crate::storage::StorageError;
@@ -29,11 +29,13 @@ pub fn routes(r: &mut Routes) {
 
 fn swap_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-    utoipa::openapi::schema::Schema::OneOf(OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(Type::Integer))
-        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
-        .description(Some("Swap in MB; `\"\"` for none below 2.75."))
-        .build())
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
+            .description(Some("Swap in MB; `\"\"` for none below 2.75."))
+            .build(),
+    )
 }
 
 /// A flavor. `OS-FLV-DISABLED:disabled` and `rxtx_factor` are gone from

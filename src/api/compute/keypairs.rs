@@ -122,8 +122,10 @@ pub struct KeypairDetail {
     created_at: String,
     deleted: bool,
     /// Always null.
+    #[schema(required = true)]
     deleted_at: Option<String>,
     /// Always null.
+    #[schema(required = true)]
     updated_at: Option<String>,
     #[serde(default)]
     #[schema(inline)]

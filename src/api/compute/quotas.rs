@@ -24,7 +24,8 @@ pub fn routes(r: &mut Routes) {
 #[allow(dead_code)]
 pub struct QuotaSet {
     /// The project.
-    id: Option<String>,
+    #[serde(default)]
+    id: String,
     instances: i64,
     cores: i64,
     ram: i64,
@@ -32,13 +33,20 @@ pub struct QuotaSet {
     metadata_items: i64,
     server_groups: i64,
     server_group_members: i64,
-    injected_files: Option<i64>,
-    injected_file_content_bytes: Option<i64>,
-    injected_file_path_bytes: Option<i64>,
-    floating_ips: Option<i64>,
-    fixed_ips: Option<i64>,
-    security_groups: Option<i64>,
-    security_group_rules: Option<i64>,
+    #[serde(default)]
+    injected_files: i64,
+    #[serde(default)]
+    injected_file_content_bytes: i64,
+    #[serde(default)]
+    injected_file_path_bytes: i64,
+    #[serde(default)]
+    floating_ips: i64,
+    #[serde(default)]
+    fixed_ips: i64,
+    #[serde(default)]
+    security_groups: i64,
+    #[serde(default)]
+    security_group_rules: i64,
 }
 
 /// `{"quota_set": …}`.
@@ -70,13 +78,20 @@ pub struct QuotaSetDetail {
     metadata_items: QuotaDetail,
     server_groups: QuotaDetail,
     server_group_members: QuotaDetail,
-    injected_files: Option<QuotaDetail>,
-    injected_file_content_bytes: Option<QuotaDetail>,
-    injected_file_path_bytes: Option<QuotaDetail>,
-    floating_ips: Option<QuotaDetail>,
-    fixed_ips: Option<QuotaDetail>,
-    security_groups: Option<QuotaDetail>,
-    security_group_rules: Option<QuotaDetail>,
+    #[serde(default)]
+    injected_files: QuotaDetail,
+    #[serde(default)]
+    injected_file_content_bytes: QuotaDetail,
+    #[serde(default)]
+    injected_file_path_bytes: QuotaDetail,
+    #[serde(default)]
+    floating_ips: QuotaDetail,
+    #[serde(default)]
+    fixed_ips: QuotaDetail,
+    #[serde(default)]
+    security_groups: QuotaDetail,
+    #[serde(default)]
+    security_group_rules: QuotaDetail,
 }
 
 /// `{"quota_set": …}` with use.
@@ -173,13 +188,20 @@ pub struct AbsoluteLimits {
     maxServerGroups: i64,
     maxServerGroupMembers: i64,
     totalServerGroupsUsed: i64,
-    maxPersonality: Option<i64>,
-    maxPersonalitySize: Option<i64>,
-    maxSecurityGroupRules: Option<i64>,
-    maxSecurityGroups: Option<i64>,
-    maxTotalFloatingIps: Option<i64>,
-    totalFloatingIpsUsed: Option<i64>,
-    totalSecurityGroupsUsed: Option<i64>,
+    #[serde(default)]
+    maxPersonality: i64,
+    #[serde(default)]
+    maxPersonalitySize: i64,
+    #[serde(default)]
+    maxSecurityGroupRules: i64,
+    #[serde(default)]
+    maxSecurityGroups: i64,
+    #[serde(default)]
+    maxTotalFloatingIps: i64,
+    #[serde(default)]
+    totalFloatingIpsUsed: i64,
+    #[serde(default)]
+    totalSecurityGroupsUsed: i64,
 }
 
 /// Rate limits (none) and absolute limits.

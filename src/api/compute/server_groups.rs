@@ -31,13 +31,19 @@ pub struct ServerGroupDoc {
     id: String,
     name: String,
     members: Vec<String>,
-    policies: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<Value>,
-    policy: Option<String>,
-    rules: Option<GroupRules>,
-    project_id: Option<String>,
-    user_id: Option<String>,
+    #[serde(default)]
+    policies: Vec<String>,
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    metadata: Value,
+    #[serde(default)]
+    policy: String,
+    #[serde(default)]
+    rules: GroupRules,
+    #[serde(default)]
+    project_id: String,
+    #[serde(default)]
+    user_id: String,
 }
 
 /// A server group's rules (`anti-affinity` only).

@@ -66,20 +66,22 @@ pub struct ServerShow {
 }
 
 fn image_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
     use utoipa::openapi::Ref;
-    utoipa::openapi::schema::Schema::OneOf(OneOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::Object)
-                .property("id", ObjectBuilder::new().schema_type(Type::String))
-                .required("id")
-                .property("links", ArrayBuilder::new().items(Ref::from_schema_name("Link")))
-                .required("links"),
-        )
-        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
-        .description(Some("The image booted (its id and bookmark link), `\"\"` when none."))
-        .build())
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("id", ObjectBuilder::new().schema_type(Type::String))
+                    .required("id")
+                    .property("links", ArrayBuilder::new().items(Ref::from_schema_name("Link")))
+                    .required("links"),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
+            .description(Some("The image booted (its id and bookmark link), `\"\"` when none."))
+            .build(),
+    )
 }
 
 /// The flavor of a server: below 2.47 its id and bookmark link, from 2.47
@@ -190,13 +192,17 @@ pub struct ServerDoc {
     availability_zone: String,
     /// `True` or empty.
     config_drive: String,
+    #[schema(required = true)]
     key_name: Option<String>,
     #[serde(rename = "OS-SRV-USG:launched_at")]
+    #[schema(required = true)]
     launched_at: Option<String>,
     #[serde(rename = "OS-SRV-USG:terminated_at")]
+    #[schema(required = true)]
     terminated_at: Option<String>,
     security_groups: Vec<SecurityGroupName>,
     #[serde(rename = "OS-EXT-STS:task_state")]
+    #[schema(required = true)]
     task_state: Option<String>,
     #[serde(rename = "OS-EXT-STS:vm_state")]
     vm_state: String,
@@ -264,13 +270,15 @@ pub struct NetworkReq {
 
 fn networks_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
-    utoipa::openapi::schema::Schema::OneOf(OneOfBuilder::new()
-        .item(ArrayBuilder::new().items(<NetworkReq as utoipa::PartialSchema>::schema()))
-        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["auto", "none"])))
-        .description(Some(
-            "The networks: a list, or (2.37) `auto` or `none`; required from 2.37, `auto` below when absent.",
-        ))
-        .build())
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(<NetworkReq as utoipa::PartialSchema>::schema()))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["auto", "none"])))
+            .description(Some(
+                "The networks: a list, or (2.37) `auto` or `none`; required from 2.37, `auto` below when absent.",
+            ))
+            .build(),
+    )
 }
 
 /// A block device mapping; only an image boot (`source_type` `image`,

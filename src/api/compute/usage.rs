@@ -41,13 +41,18 @@ pub struct ServerUsage {
     instance_id: String,
     name: String,
     hours: f64,
+    #[schema(required = true)]
     memory_mb: Option<i64>,
     local_gb: i64,
+    #[schema(required = true)]
     vcpus: Option<i64>,
     tenant_id: String,
     /// The flavor's name.
+    #[schema(required = true)]
     flavor: Option<String>,
+    #[schema(required = true)]
     started_at: Option<String>,
+    #[schema(required = true)]
     ended_at: Option<String>,
     /// The server's vm_state, or `terminated`.
     state: String,
@@ -60,16 +65,24 @@ pub struct ServerUsage {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct TenantUsage {
-    tenant_id: Option<String>,
-    start: Option<String>,
-    stop: Option<String>,
-    total_hours: Option<f64>,
-    total_vcpus_usage: Option<f64>,
-    total_memory_mb_usage: Option<f64>,
-    total_local_gb_usage: Option<f64>,
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    stop: String,
+    #[serde(default)]
+    total_hours: f64,
+    #[serde(default)]
+    total_vcpus_usage: f64,
+    #[serde(default)]
+    total_memory_mb_usage: f64,
+    #[serde(default)]
+    total_local_gb_usage: f64,
     /// Each server's usage (always for one project, with `detailed=1` for
     /// every project).
-    server_usages: Option<Vec<ServerUsage>>,
+    #[serde(default)]
+    server_usages: Vec<ServerUsage>,
 }
 
 /// `{"tenant_usage": …}`.

@@ -50,6 +50,7 @@ pub struct Zone {
     zone_name: String,
     #[schema(rename = "zoneState")]
     zone_state: ZoneState,
+    #[schema(required = true)]
     hosts: Option<std::collections::BTreeMap<String, ZoneHost>>,
 }
 
