@@ -10,28 +10,223 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::error::{ComputeError, Result};
+use super::openapi::{Link, NextLink};
 use super::{ApiVersion, Caller, ComputeState, body_object, is_none_string, now, only_keys, parse_bool, query_pairs};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::StorageError;
 use crate::storage::compute::{self as db, Flavor, FlavorFilter, FlavorSort, NewFlavor, Visibility};
 
 /// Nova's `db.MAX_INT`: the largest ram/vcpus/disk/swap/ephemeral.
 const MAX_INT: i64 = i32::MAX as i64;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/flavors", web::get().to(list))
-        .route("/flavors", web::post().to(create))
-        .route("/flavors/detail", web::get().to(detail))
-        .route("/flavors/{id}", web::get().to(show))
-        .route("/flavors/{id}", web::put().to(update))
-        .route("/flavors/{id}", web::delete().to(delete))
-        .route("/flavors/{id}/os-extra_specs", web::get().to(specs_index))
-        .route("/flavors/{id}/os-extra_specs", web::post().to(specs_create))
-        .route("/flavors/{id}/os-extra_specs/{key}", web::get().to(spec_show))
-        .route("/flavors/{id}/os-extra_specs/{key}", web::put().to(spec_update))
-        .route("/flavors/{id}/os-extra_specs/{key}", web::delete().to(spec_delete))
-        .route("/flavors/{id}/os-flavor-access", web::get().to(access_index))
-        .route("/flavors/{id}/action", web::post().to(action));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, detail, show, update, delete, specs_index, specs_create, spec_show, spec_update,
+        spec_delete, access_index, action);
+}
+
+// ---- documents ---------------------------------------------------------------------
+
+fn swap_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
+            .description(Some("Swap in MB; `\"\"` for none below 2.75."))
+            .build(),
+    )
+}
+
+/// A flavor. `OS-FLV-DISABLED:disabled` and `rxtx_factor` are gone from
+/// 2.102; `description` from 2.55, `extra_specs` from 2.61.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Flavor)]
+#[allow(dead_code)]
+pub struct FlavorDoc {
+    id: String,
+    name: String,
+    ram: i64,
+    disk: i64,
+    #[schema(schema_with = swap_schema)]
+    swap: Value,
+    #[serde(rename = "OS-FLV-EXT-DATA:ephemeral")]
+    ephemeral: i64,
+    #[serde(rename = "OS-FLV-DISABLED:disabled", default)]
+    disabled: bool,
+    vcpus: i64,
+    #[serde(rename = "os-flavor-access:is_public")]
+    is_public: bool,
+    #[serde(default)]
+    rxtx_factor: f64,
+    links: Vec<Link>,
+    description: Option<String>,
+    #[serde(default)]
+    extra_specs: std::collections::BTreeMap<String, String>,
+}
+
+/// A flavor in the brief listing; `description` from 2.55.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FlavorBrief {
+    id: String,
+    name: String,
+    links: Vec<Link>,
+    description: Option<String>,
+}
+
+/// `{"flavor": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FlavorShow {
+    flavor: FlavorDoc,
+}
+
+/// A page of flavors; `flavors_links` when the page is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FlavorList {
+    flavors: Vec<FlavorBrief>,
+    #[serde(default)]
+    flavors_links: Vec<NextLink>,
+}
+
+/// A page of flavors with every field.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FlavorDetailList {
+    flavors: Vec<FlavorDoc>,
+    #[serde(default)]
+    flavors_links: Vec<NextLink>,
+}
+
+/// A new flavor. `rxtx_factor` below 2.102, `description` from 2.55.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FlavorFields {
+    /// Printable, no leading or trailing whitespace.
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(minimum = 1, maximum = 2147483647)]
+    ram: i64,
+    #[schema(minimum = 1, maximum = 2147483647)]
+    vcpus: i64,
+    #[schema(minimum = 0, maximum = 2147483647)]
+    disk: i64,
+    /// `[a-zA-Z0-9. _-]`, no leading or trailing space; a UUID when absent.
+    #[schema(max_length = 255)]
+    id: Option<String>,
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 2147483647)]
+    swap: i64,
+    #[serde(rename = "OS-FLV-EXT-DATA:ephemeral", default)]
+    #[schema(minimum = 0, maximum = 2147483647)]
+    ephemeral: i64,
+    #[serde(rename = "os-flavor-access:is_public", default)]
+    is_public: bool,
+    #[serde(default)]
+    #[schema(exclusive_minimum = 0)]
+    rxtx_factor: f64,
+    #[schema(max_length = 65535)]
+    description: Option<String>,
+}
+
+/// `{"flavor": …}` to create.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FlavorCreate {
+    flavor: FlavorFields,
+}
+
+/// (2.55) The one field a flavor update changes.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FlavorUpdateFields {
+    #[schema(max_length = 65535, required = true)]
+    description: Option<String>,
+}
+
+/// `{"flavor": {"description": …}}`.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FlavorUpdate {
+    flavor: FlavorUpdateFields,
+}
+
+/// A flavor's extra specs (values are strings; numbers are accepted in a
+/// request).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ExtraSpecs {
+    extra_specs: std::collections::BTreeMap<String, String>,
+}
+
+/// One extra spec: `{"<key>": "<value>"}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ExtraSpec(std::collections::BTreeMap<String, String>);
+
+/// A project a private flavor is shared with.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FlavorAccess {
+    flavor_id: String,
+    tenant_id: String,
+}
+
+/// The projects a private flavor is shared with.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FlavorAccessList {
+    flavor_access: Vec<FlavorAccess>,
+}
+
+/// The project an access action names.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TenantRef {
+    #[schema(min_length = 1, max_length = 255)]
+    tenant: String,
+}
+
+/// A flavor action: share a private flavor with a project, or stop.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum FlavorAction {
+    #[serde(rename = "addTenantAccess")]
+    AddTenantAccess(TenantRef),
+    #[serde(rename = "removeTenantAccess")]
+    RemoveTenantAccess(TenantRef),
+}
+
+/// Filters, order and paging of the flavor listings.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, non_snake_case)]
+pub struct FlavorQuery {
+    /// Only flavors with at least this RAM (MB).
+    minRam: Option<i64>,
+    /// Only flavors with at least this disk (GB).
+    minDisk: Option<i64>,
+    /// (administrators) `true` (public and the project's), `false` (private) or `none` (all).
+    is_public: Option<String>,
+    /// `created_at`, `description`, `disabled`, `ephemeral_gb`, `flavorid` (default), `id`, `is_public`,
+    /// `memory_mb`, `name`, `root_gb`, `rxtx_factor` (below 2.102), `swap`, `updated_at`, `vcpu_weight`,
+    /// `vcpus`.
+    sort_key: Option<String>,
+    /// `asc` (default) or `desc`.
+    sort_dir: Option<String>,
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    /// The id of the previous page's last flavor.
+    marker: Option<String>,
+    /// (2.102) Only flavors of this name.
+    name: Option<String>,
 }
 
 fn require_admin(ctx: &AuthContext, rule: &str) -> Result<()> {
@@ -92,10 +287,16 @@ fn render_brief(state: &ComputeState, f: &Flavor, v: ApiVersion) -> Value {
 
 // ---- list ---------------------------------------------------------------------
 
+/// Lists flavors.
+#[utoipa::path(get, path = "/v2.1/flavors", tag = "flavors", params(FlavorQuery),
+    responses((status = 200, description = "A page of flavors.", body = FlavorList)))]
 async fn list(req: HttpRequest, caller: Caller, v: ApiVersion, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     listing(&req, &caller, v, &state, false).await
 }
 
+/// Lists flavors with every field.
+#[utoipa::path(get, path = "/v2.1/flavors/detail", tag = "flavors", params(FlavorQuery),
+    responses((status = 200, description = "A page of flavors.", body = FlavorDetailList)))]
 async fn detail(
     req: HttpRequest,
     caller: Caller,
@@ -217,6 +418,10 @@ async fn listing(
 
 // ---- show / create / update / delete -------------------------------------------
 
+/// Shows a flavor.
+#[utoipa::path(get, path = "/v2.1/flavors/{id}", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")),
+    responses((status = 200, description = "The flavor.", body = FlavorShow)))]
 async fn show(
     id: web::Path<String>,
     caller: Caller,
@@ -369,6 +574,9 @@ fn parse_new_flavor(obj: &Map<String, Value>, v: ApiVersion) -> Result<NewFlavor
     })
 }
 
+/// Creates a flavor (administrators).
+#[utoipa::path(post, path = "/v2.1/flavors", tag = "flavors", request_body = FlavorCreate,
+    responses((status = 200, description = "The new flavor.", body = FlavorShow)))]
 async fn create(
     body: web::Bytes,
     caller: Caller,
@@ -382,6 +590,10 @@ async fn create(
     Ok(HttpResponse::Ok().json(json!({"flavor": render(&state, &f, v)})))
 }
 
+/// (2.55) Updates a flavor's description (administrators).
+#[utoipa::path(put, path = "/v2.1/flavors/{id}", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")), request_body = FlavorUpdate,
+    responses((status = 200, description = "The flavor.", body = FlavorShow)))]
 async fn update(
     id: web::Path<String>,
     body: web::Bytes,
@@ -404,6 +616,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({"flavor": render(&state, &f, v)})))
 }
 
+/// Deletes a flavor (administrators).
+#[utoipa::path(delete, path = "/v2.1/flavors/{id}", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")),
+    responses((status = 202, description = "Deleted.")))]
 async fn delete(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     require_admin(&caller, "os-flavor-manage:delete")?;
     let id = id.into_inner();
@@ -518,11 +734,20 @@ fn validate_spec(key: &str, value: &str) -> Result<()> {
     }
 }
 
+/// Lists a flavor's extra specs.
+#[utoipa::path(get, path = "/v2.1/flavors/{id}/os-extra_specs", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")),
+    responses((status = 200, description = "The extra specs.", body = ExtraSpecs)))]
 async fn specs_index(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let f = visible_flavor(&state, &caller, &id).await?;
     Ok(HttpResponse::Ok().json(json!({"extra_specs": f.extra_specs})))
 }
 
+/// Adds or replaces extra specs of a flavor (administrators); from 2.86 the
+/// known namespaces are checked.
+#[utoipa::path(post, path = "/v2.1/flavors/{id}/os-extra_specs", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")), request_body = ExtraSpecs,
+    responses((status = 200, description = "The specs set.", body = ExtraSpecs)))]
 async fn specs_create(
     id: web::Path<String>,
     body: web::Bytes,
@@ -543,6 +768,10 @@ fn no_such_spec(flavor: &str, key: &str) -> ComputeError {
     ComputeError::NotFound(format!("Flavor {flavor} has no extra specs with key {key}."))
 }
 
+/// Shows one extra spec of a flavor.
+#[utoipa::path(get, path = "/v2.1/flavors/{id}/os-extra_specs/{key}", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id."), ("key" = String, Path, description = "The spec's key.")),
+    responses((status = 200, description = "The spec.", body = ExtraSpec)))]
 async fn spec_show(
     path: web::Path<(String, String)>,
     caller: Caller,
@@ -556,6 +785,11 @@ async fn spec_show(
     }
 }
 
+/// Sets one extra spec of a flavor (administrators): the body is
+/// `{"<key>": "<value>"}` with the key of the path.
+#[utoipa::path(put, path = "/v2.1/flavors/{id}/os-extra_specs/{key}", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id."), ("key" = String, Path, description = "The spec's key.")),
+    request_body = ExtraSpec, responses((status = 200, description = "The spec.", body = ExtraSpec)))]
 async fn spec_update(
     path: web::Path<(String, String)>,
     body: web::Bytes,
@@ -586,6 +820,10 @@ async fn spec_update(
     Ok(HttpResponse::Ok().json(json!({ key: value })))
 }
 
+/// Deletes one extra spec of a flavor (administrators).
+#[utoipa::path(delete, path = "/v2.1/flavors/{id}/os-extra_specs/{key}", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id."), ("key" = String, Path, description = "The spec's key.")),
+    responses((status = 200, description = "Deleted.")))]
 async fn spec_delete(
     path: web::Path<(String, String)>,
     caller: Caller,
@@ -608,6 +846,10 @@ fn access_body(flavorid: &str, projects: Vec<String>) -> Value {
     json!({ "flavor_access": list })
 }
 
+/// Lists the projects a private flavor is shared with (administrators).
+#[utoipa::path(get, path = "/v2.1/flavors/{id}/os-flavor-access", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")),
+    responses((status = 200, description = "The projects.", body = FlavorAccessList)))]
 async fn access_index(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     require_admin(&caller, "os-flavor-access")?;
     let f = visible_flavor(&state, &caller, &id).await?;
@@ -619,7 +861,12 @@ async fn access_index(id: web::Path<String>, caller: Caller, state: web::Data<Co
     Ok(HttpResponse::Ok().json(access_body(&f.flavorid, projects)))
 }
 
-/// `{"addTenantAccess": {"tenant": "<project id>"}}` / `removeTenantAccess`.
+/// Shares a private flavor with a project, or stops sharing it
+/// (administrators): `{"addTenantAccess": {"tenant": "<project id>"}}` or
+/// `removeTenantAccess`.
+#[utoipa::path(post, path = "/v2.1/flavors/{id}/action", tag = "flavors",
+    params(("id" = String, Path, description = "The flavor's id.")), request_body = FlavorAction,
+    responses((status = 200, description = "The projects the flavor is now shared with.", body = FlavorAccessList)))]
 async fn action(
     id: web::Path<String>,
     body: web::Bytes,

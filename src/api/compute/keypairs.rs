@@ -9,16 +9,156 @@ use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
 use super::error::{ComputeError, Result};
+use super::openapi::NextLink;
 use super::{ApiVersion, Caller, ComputeState, body_object, now, only_keys, query_pairs};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::StorageError;
 use crate::storage::compute::{self as db, KeyType, Keypair, NewKeypair};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/os-keypairs", web::get().to(list))
-        .route("/os-keypairs", web::post().to(create))
-        .route("/os-keypairs/{name}", web::get().to(show))
-        .route("/os-keypairs/{name}", web::delete().to(delete));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, delete);
+}
+
+/// `ssh` or `x509`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum KeypairType {
+    Ssh,
+    X509,
+}
+
+/// A new keypair: imported with `public_key`, else (below 2.92) generated
+/// and its private key returned once; (2.2) `type` is `ssh` by default.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct KeypairFields {
+    /// `^[a-zA-Z0-9 _-]+$`, from 2.92 `^[a-zA-Z0-9 @._-]+$`.
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    /// An OpenSSH public key, or a PEM X.509 certificate for `x509`;
+    /// required from 2.92.
+    #[serde(default)]
+    public_key: String,
+    #[serde(default)]
+    #[schema(inline)]
+    r#type: KeypairType,
+    /// (2.10) Another user's (administrators).
+    #[serde(default)]
+    user_id: String,
+}
+
+/// `{"keypair": …}` to create.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct KeypairCreate {
+    keypair: KeypairFields,
+}
+
+/// A keypair as created; `private_key` only when generated, `type` from
+/// 2.2.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairCreated {
+    name: String,
+    public_key: String,
+    fingerprint: String,
+    user_id: String,
+    #[serde(default)]
+    private_key: String,
+    #[serde(default)]
+    #[schema(inline)]
+    r#type: KeypairType,
+}
+
+/// `{"keypair": …}` as created.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairCreatedShow {
+    keypair: KeypairCreated,
+}
+
+/// A keypair in a listing; `type` from 2.2.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairBrief {
+    name: String,
+    public_key: String,
+    fingerprint: String,
+    #[serde(default)]
+    #[schema(inline)]
+    r#type: KeypairType,
+}
+
+/// A listed keypair, wrapped.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairItem {
+    keypair: KeypairBrief,
+}
+
+/// The user's keypairs; (2.35) `keypairs_links` when the page is full.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairList {
+    keypairs: Vec<KeypairItem>,
+    #[serde(default)]
+    keypairs_links: Vec<NextLink>,
+}
+
+/// A keypair in full; `type` from 2.2.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairDetail {
+    id: i64,
+    name: String,
+    public_key: String,
+    fingerprint: String,
+    user_id: String,
+    /// `YYYY-MM-DDTHH:MM:SS.ffffff` (UTC, no zone).
+    created_at: String,
+    deleted: bool,
+    /// Always null.
+    #[schema(required = true)]
+    deleted_at: Option<String>,
+    /// Always null.
+    #[schema(required = true)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    #[schema(inline)]
+    r#type: KeypairType,
+}
+
+/// `{"keypair": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KeypairShow {
+    keypair: KeypairDetail,
+}
+
+/// (2.10) Whose keypairs (administrators).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UserQuery {
+    user_id: Option<String>,
+}
+
+/// The listing's user and (2.35) paging.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct KeypairListQuery {
+    /// (2.10) Whose keypairs (administrators).
+    user_id: Option<String>,
+    /// (2.35) Keypairs per page.
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    /// (2.35) The name of the previous page's last keypair.
+    marker: Option<String>,
 }
 
 fn not_found(name: &str, user_id: &str) -> ComputeError {
@@ -124,6 +264,10 @@ fn str_attr<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str
     }
 }
 
+/// Creates (imports or generates) a keypair.
+#[utoipa::path(post, path = "/v2.1/os-keypairs", tag = "keypairs", request_body = KeypairCreate,
+    responses((status = 200, description = "The new keypair (below 2.2).", body = KeypairCreatedShow),
+        (status = 201, description = "The new keypair (2.2 and later).", body = KeypairCreatedShow)))]
 async fn create(
     body: web::Bytes,
     caller: Caller,
@@ -195,6 +339,9 @@ fn brief(kp: &Keypair, v: ApiVersion) -> Value {
     json!({ "keypair": o })
 }
 
+/// Lists the user's keypairs.
+#[utoipa::path(get, path = "/v2.1/os-keypairs", tag = "keypairs", params(KeypairListQuery),
+    responses((status = 200, description = "The keypairs.", body = KeypairList)))]
 async fn list(req: HttpRequest, caller: Caller, v: ApiVersion, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let pairs = query_pairs(&req)?;
     let get = |k: &str| pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -246,6 +393,10 @@ async fn list(req: HttpRequest, caller: Caller, v: ApiVersion, state: web::Data<
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// Shows a keypair.
+#[utoipa::path(get, path = "/v2.1/os-keypairs/{name}", tag = "keypairs",
+    params(("name" = String, Path, description = "The keypair's name."), UserQuery),
+    responses((status = 200, description = "The keypair.", body = KeypairShow)))]
 async fn show(
     req: HttpRequest,
     name: web::Path<String>,
@@ -272,6 +423,10 @@ async fn show(
     Ok(HttpResponse::Ok().json(json!({ "keypair": o })))
 }
 
+/// Deletes a keypair.
+#[utoipa::path(delete, path = "/v2.1/os-keypairs/{name}", tag = "keypairs",
+    params(("name" = String, Path, description = "The keypair's name."), UserQuery),
+    responses((status = 202, description = "Deleted (below 2.2)."), (status = 204, description = "Deleted (2.2 and later).")))]
 async fn delete(
     req: HttpRequest,
     name: web::Path<String>,

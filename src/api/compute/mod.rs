@@ -3,8 +3,9 @@
 //! servers — a bare-metal deploy through the engine — with their quotas,
 //! usage reports and availability zone.
 //!
-//! Routes are registered in [`configure`]: the root document, then every
-//! resource family under `/v2.1` in [`resources`].
+//! Routes are registered in [`configure`] from their `#[utoipa::path]`s
+//! ([`openapi::routes`]): the version documents, then every resource family
+//! under `/v2.1`.
 
 mod error;
 mod flavors;
@@ -139,21 +140,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ComputeState>) {
     crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
     openapi::routes().register(cfg);
-    versions::configure_root(cfg);
-    cfg.service(web::scope("/v2.1").configure(resources));
-}
-
-/// Everything under `/v2.1`: the version document, then each resource
-/// family (servers register here too).
-fn resources(cfg: &mut web::ServiceConfig) {
-    versions::configure(cfg);
-    flavors::configure(cfg);
-    keypairs::configure(cfg);
-    servers::configure(cfg);
-    quotas::configure(cfg);
-    usage::configure(cfg);
-    server_groups::configure(cfg);
-    zones::configure(cfg);
 }
 
 fn now() -> chrono::NaiveDateTime {

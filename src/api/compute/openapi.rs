@@ -10,8 +10,15 @@ use crate::common::openapi::{ErrorDoc, Routes, ServiceDoc, version_pattern};
 
 /// Every route of the compute API, in matching order.
 pub fn routes() -> Routes {
-    #[allow(unused_mut)]
     let mut r = Routes::new();
+    super::versions::routes(&mut r);
+    super::flavors::routes(&mut r);
+    super::keypairs::routes(&mut r);
+    super::servers::routes(&mut r);
+    super::quotas::routes(&mut r);
+    super::usage::routes(&mut r);
+    super::server_groups::routes(&mut r);
+    super::zones::routes(&mut r);
     r
 }
 
@@ -57,4 +64,25 @@ pub struct FaultBody {
     /// The HTTP status.
     code: u16,
     message: String,
+}
+
+/// A link to a resource: `self` (versioned), `bookmark` (unversioned) or
+/// `describedby`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Link {
+    rel: String,
+    href: String,
+    /// The media type (`describedby` only).
+    #[serde(default)]
+    r#type: String,
+}
+
+/// A link to the next page of a listing.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NextLink {
+    /// `next`.
+    rel: String,
+    href: String,
 }

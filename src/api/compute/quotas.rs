@@ -9,18 +9,216 @@ use super::error::Result;
 use super::servers::{DEFAULT_LIMITS, Limits, quota_limits};
 use super::{ApiVersion, Caller, ComputeError, ComputeState, body_object, query_pairs};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::servers as db;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/limits").route(web::get().to(limits)))
-        .service(web::resource("/os-quota-sets/{project}/defaults").route(web::get().to(defaults)))
-        .service(web::resource("/os-quota-sets/{project}/detail").route(web::get().to(detail)))
-        .service(
-            web::resource("/os-quota-sets/{project}")
-                .route(web::get().to(show))
-                .route(web::put().to(update))
-                .route(web::delete().to(reset)),
-        );
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; limits, defaults, detail, show, update, reset);
+}
+
+/// A project's quotas (-1 = unlimited). Those ironbark does not enforce show
+/// Nova's defaults; `injected_file*` are gone from 2.57, `floating_ips`,
+/// `fixed_ips` and `security_group*` from 2.36. `id` is absent in the
+/// answer to an update.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct QuotaSet {
+    /// The project.
+    #[serde(default)]
+    id: String,
+    instances: i64,
+    cores: i64,
+    ram: i64,
+    key_pairs: i64,
+    metadata_items: i64,
+    server_groups: i64,
+    server_group_members: i64,
+    #[serde(default)]
+    injected_files: i64,
+    #[serde(default)]
+    injected_file_content_bytes: i64,
+    #[serde(default)]
+    injected_file_path_bytes: i64,
+    #[serde(default)]
+    floating_ips: i64,
+    #[serde(default)]
+    fixed_ips: i64,
+    #[serde(default)]
+    security_groups: i64,
+    #[serde(default)]
+    security_group_rules: i64,
+}
+
+/// `{"quota_set": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct QuotaSetShow {
+    quota_set: QuotaSet,
+}
+
+/// One quota with its use.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct QuotaDetail {
+    limit: i64,
+    in_use: i64,
+    reserved: i64,
+}
+
+/// A project's quotas with their use (same microversion deltas as
+/// [`QuotaSet`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct QuotaSetDetail {
+    id: String,
+    instances: QuotaDetail,
+    cores: QuotaDetail,
+    ram: QuotaDetail,
+    key_pairs: QuotaDetail,
+    metadata_items: QuotaDetail,
+    server_groups: QuotaDetail,
+    server_group_members: QuotaDetail,
+    #[serde(default)]
+    injected_files: QuotaDetail,
+    #[serde(default)]
+    injected_file_content_bytes: QuotaDetail,
+    #[serde(default)]
+    injected_file_path_bytes: QuotaDetail,
+    #[serde(default)]
+    floating_ips: QuotaDetail,
+    #[serde(default)]
+    fixed_ips: QuotaDetail,
+    #[serde(default)]
+    security_groups: QuotaDetail,
+    #[serde(default)]
+    security_group_rules: QuotaDetail,
+}
+
+/// `{"quota_set": …}` with use.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct QuotaSetDetailShow {
+    quota_set: QuotaSetDetail,
+}
+
+/// New quotas (-1 = unlimited); `instances`, `cores` and `ram` are stored,
+/// the others accepted (those of the microversion) and left at their fixed
+/// values.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct QuotaSetFields {
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    instances: i64,
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    cores: i64,
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    ram: i64,
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    key_pairs: i64,
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    metadata_items: i64,
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    server_groups: i64,
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    server_group_members: i64,
+    /// Below 2.57.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    injected_files: i64,
+    /// Below 2.57.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    injected_file_content_bytes: i64,
+    /// Below 2.57.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    injected_file_path_bytes: i64,
+    /// Below 2.36.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    floating_ips: i64,
+    /// Below 2.36.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    fixed_ips: i64,
+    /// Below 2.36.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    security_groups: i64,
+    /// Below 2.36.
+    #[schema(minimum = -1)]
+    #[serde(default)]
+    security_group_rules: i64,
+    /// Accepted and ignored.
+    #[serde(default)]
+    force: bool,
+}
+
+/// `{"quota_set": …}` to update.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct QuotaSetUpdate {
+    quota_set: QuotaSetFields,
+}
+
+/// The caller's (or an administrator's `tenant_id`'s) limits and use;
+/// `maxPersonality*` below 2.57, the floating IP and security group ones
+/// below 2.36.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct AbsoluteLimits {
+    maxTotalInstances: i64,
+    maxTotalCores: i64,
+    maxTotalRAMSize: i64,
+    totalInstancesUsed: i64,
+    totalCoresUsed: i64,
+    totalRAMUsed: i64,
+    maxServerMeta: i64,
+    maxImageMeta: i64,
+    maxTotalKeypairs: i64,
+    maxServerGroups: i64,
+    maxServerGroupMembers: i64,
+    totalServerGroupsUsed: i64,
+    #[serde(default)]
+    maxPersonality: i64,
+    #[serde(default)]
+    maxPersonalitySize: i64,
+    #[serde(default)]
+    maxSecurityGroupRules: i64,
+    #[serde(default)]
+    maxSecurityGroups: i64,
+    #[serde(default)]
+    maxTotalFloatingIps: i64,
+    #[serde(default)]
+    totalFloatingIpsUsed: i64,
+    #[serde(default)]
+    totalSecurityGroupsUsed: i64,
+}
+
+/// Rate limits (none) and absolute limits.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct LimitsDoc {
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    rate: Vec<Value>,
+    absolute: AbsoluteLimits,
+}
+
+/// `{"limits": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct LimitsShow {
+    limits: LimitsDoc,
 }
 
 /// Limits ironbark does not enforce, shown as Nova's defaults.
@@ -56,6 +254,10 @@ fn may_read(ctx: &AuthContext, project: &str) -> Result<()> {
     }
 }
 
+/// Shows a project's quotas (its members or an administrator).
+#[utoipa::path(get, path = "/v2.1/os-quota-sets/{project}", tag = "quota-sets",
+    params(("project" = String, Path, description = "A project id.")),
+    responses((status = 200, description = "The project's quotas.", body = QuotaSetShow)))]
 async fn show(
     path: web::Path<String>,
     caller: Caller,
@@ -70,6 +272,10 @@ async fn show(
     Ok(HttpResponse::Ok().json(json!({"quota_set": m})))
 }
 
+/// Shows the default quotas.
+#[utoipa::path(get, path = "/v2.1/os-quota-sets/{project}/defaults", tag = "quota-sets",
+    params(("project" = String, Path, description = "A project id.")),
+    responses((status = 200, description = "The default quotas.", body = QuotaSetShow)))]
 async fn defaults(path: web::Path<String>, caller: Caller, v: ApiVersion) -> Result<HttpResponse> {
     let _ = caller;
     let mut m = quota_set(DEFAULT_LIMITS, v);
@@ -77,6 +283,10 @@ async fn defaults(path: web::Path<String>, caller: Caller, v: ApiVersion) -> Res
     Ok(HttpResponse::Ok().json(json!({"quota_set": m})))
 }
 
+/// Shows a project's quotas with their use.
+#[utoipa::path(get, path = "/v2.1/os-quota-sets/{project}/detail", tag = "quota-sets",
+    params(("project" = String, Path, description = "A project id.")),
+    responses((status = 200, description = "The project's quotas and use.", body = QuotaSetDetailShow)))]
 async fn detail(
     path: web::Path<String>,
     caller: Caller,
@@ -97,6 +307,10 @@ async fn detail(
     Ok(HttpResponse::Ok().json(json!({"quota_set": m})))
 }
 
+/// Updates a project's quotas (administrators).
+#[utoipa::path(put, path = "/v2.1/os-quota-sets/{project}", tag = "quota-sets",
+    params(("project" = String, Path, description = "A project id.")), request_body = QuotaSetUpdate,
+    responses((status = 200, description = "The project's quotas, without `id`.", body = QuotaSetShow)))]
 async fn update(
     path: web::Path<String>,
     body: web::Bytes,
@@ -146,6 +360,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({"quota_set": quota_set(l, v)})))
 }
 
+/// Resets a project's quotas to the defaults (administrators).
+#[utoipa::path(delete, path = "/v2.1/os-quota-sets/{project}", tag = "quota-sets",
+    params(("project" = String, Path, description = "A project id.")),
+    responses((status = 202, description = "Reset.")))]
 async fn reset(path: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     if !caller.is_admin() {
         return Err(ComputeError::policy("os-quota-sets:delete"));
@@ -155,6 +373,10 @@ async fn reset(path: web::Path<String>, caller: Caller, state: web::Data<Compute
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// Shows the caller's limits and use.
+#[utoipa::path(get, path = "/v2.1/limits", tag = "limits",
+    params(("tenant_id" = Option<String>, Query, description = "Another project's (administrators).")),
+    responses((status = 200, description = "The limits.", body = LimitsShow)))]
 async fn limits(
     req: HttpRequest,
     caller: Caller,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::error::Result;
 use super::{ApiVersion, Caller, ComputeError, ComputeState, body_object, now, query_pairs};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::server_groups::{self as db, ServerGroup};
 use crate::storage::{DbConn, StorageError, StorageResult};
 
@@ -17,11 +18,108 @@ use crate::storage::{DbConn, StorageError, StorageResult};
 pub const GROUPS_QUOTA: i64 = 10;
 pub const MEMBERS_QUOTA: i64 = 10;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/os-server-groups", web::get().to(list))
-        .route("/os-server-groups", web::post().to(create))
-        .route("/os-server-groups/{id}", web::get().to(show))
-        .route("/os-server-groups/{id}", web::delete().to(delete));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, delete);
+}
+
+/// A server group. Below 2.64 it has `policies` (a list of one) and
+/// `metadata` (empty); from 2.64 `policy` and `rules`. `project_id` and
+/// `user_id` from 2.13.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerGroupDoc {
+    id: String,
+    name: String,
+    members: Vec<String>,
+    #[serde(default)]
+    policies: Vec<String>,
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    metadata: Value,
+    #[serde(default)]
+    policy: String,
+    #[serde(default)]
+    rules: GroupRules,
+    #[serde(default)]
+    project_id: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+/// A server group's rules (`anti-affinity` only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct GroupRules {
+    #[schema(minimum = 1)]
+    #[serde(default)]
+    max_server_per_host: i64,
+}
+
+/// `{"server_group": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerGroupShow {
+    server_group: ServerGroupDoc,
+}
+
+/// `{"server_groups": […]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerGroupList {
+    server_groups: Vec<ServerGroupDoc>,
+}
+
+/// A placement policy: `affinity`, `anti-affinity`, and from 2.15
+/// `soft-affinity`, `soft-anti-affinity`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum GroupPolicy {
+    #[schema(rename = "affinity")]
+    Affinity,
+    #[schema(rename = "anti-affinity")]
+    AntiAffinity,
+    #[schema(rename = "soft-affinity")]
+    SoftAffinity,
+    #[schema(rename = "soft-anti-affinity")]
+    SoftAntiAffinity,
+}
+
+/// A new server group: `name` and, below 2.64, `policies` (one policy), from
+/// 2.64 `policy` and optional `rules` (anti-affinity only).
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ServerGroupFields {
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(min_items = 1, max_items = 1)]
+    #[serde(default)]
+    policies: Vec<GroupPolicy>,
+    #[serde(default)]
+    policy: GroupPolicy,
+    #[serde(default)]
+    rules: GroupRules,
+}
+
+/// `{"server_group": …}` to create.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ServerGroupCreate {
+    server_group: ServerGroupFields,
+}
+
+/// Paging and scope of the server group listing.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ServerGroupQuery {
+    /// Every project's groups (administrators).
+    all_projects: Option<String>,
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
 }
 
 fn not_found(id: &str) -> ComputeError {
@@ -69,6 +167,10 @@ pub fn hinted_group(c: &mut DbConn, ctx: &AuthContext, id: &str) -> StorageResul
     }
 }
 
+/// Lists the project's server groups (every project's for an administrator
+/// with `all_projects`).
+#[utoipa::path(get, path = "/v2.1/os-server-groups", tag = "server-groups", params(ServerGroupQuery),
+    responses((status = 200, description = "The server groups.", body = ServerGroupList)))]
 async fn list(req: HttpRequest, caller: Caller, v: ApiVersion, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let q = query_pairs(&req)?;
     let get = |k: &str| q.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -94,6 +196,9 @@ async fn list(req: HttpRequest, caller: Caller, v: ApiVersion, state: web::Data<
     Ok(HttpResponse::Ok().json(json!({"server_groups": out})))
 }
 
+/// Creates a server group.
+#[utoipa::path(post, path = "/v2.1/os-server-groups", tag = "server-groups", request_body = ServerGroupCreate,
+    responses((status = 200, description = "The new server group.", body = ServerGroupShow)))]
 async fn create(
     body: web::Bytes,
     caller: Caller,
@@ -177,6 +282,10 @@ async fn create(
     Ok(HttpResponse::Ok().json(json!({"server_group": render(&g, vec![], v)})))
 }
 
+/// Shows a server group.
+#[utoipa::path(get, path = "/v2.1/os-server-groups/{id}", tag = "server-groups",
+    params(("id" = String, Path, description = "A server group's UUID.")),
+    responses((status = 200, description = "The server group.", body = ServerGroupShow)))]
 async fn show(
     id: web::Path<String>,
     caller: Caller,
@@ -199,6 +308,10 @@ async fn show(
     }
 }
 
+/// Deletes a server group.
+#[utoipa::path(delete, path = "/v2.1/os-server-groups/{id}", tag = "server-groups",
+    params(("id" = String, Path, description = "A server group's UUID.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let id = id.into_inner();
     let (i2, ctx) = (id.clone(), (*caller).clone());

@@ -10,8 +10,10 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::error::Result;
+use super::openapi::{Link, NextLink};
 use super::{ApiVersion, Caller, ComputeError, ComputeState, body_object, parse_bool, query_pairs};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::engine::instances::{self, NetworkRequest, ports_of};
 use crate::engine::states::PowerState;
 use crate::engine::{Actor, EngineError};
@@ -21,39 +23,623 @@ use crate::storage::images as img;
 use crate::storage::network as net;
 use crate::storage::servers::{self as db, Server, ServerFilter};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/servers").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/servers/detail").route(web::get().to(detail)))
-        .service(
-            web::resource("/servers/{id}")
-                .route(web::get().to(show))
-                .route(web::put().to(update))
-                .route(web::delete().to(delete)),
-        )
-        .service(web::resource("/servers/{id}/action").route(web::post().to(action)))
-        .service(web::resource("/servers/{id}/ips").route(web::get().to(ips)))
-        .service(
-            web::resource("/servers/{id}/os-interface")
-                .route(web::get().to(interfaces))
-                .route(web::post().to(interface_attach)),
-        )
-        .service(
-            web::resource("/servers/{id}/os-interface/{port}")
-                .route(web::get().to(interface_show))
-                .route(web::delete().to(interface_detach)),
-        )
-        .service(
-            web::resource("/servers/{id}/metadata")
-                .route(web::get().to(metadata_index))
-                .route(web::put().to(metadata_replace))
-                .route(web::post().to(metadata_merge)),
-        )
-        .service(
-            web::resource("/servers/{id}/metadata/{key}")
-                .route(web::get().to(metadata_show))
-                .route(web::put().to(metadata_put))
-                .route(web::delete().to(metadata_delete)),
-        );
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, detail, show, update, delete, action, ips, interfaces, interface_attach,
+        interface_show, interface_detach, metadata_index, metadata_replace, metadata_merge, metadata_show,
+        metadata_put, metadata_delete);
+}
+
+// ---- documents -----------------------------------------------------------------------
+
+/// A server in the brief listing.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerBrief {
+    id: String,
+    name: String,
+    links: Vec<Link>,
+}
+
+/// A page of servers; `servers_links` when `limit` cut it short.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerList {
+    servers: Vec<ServerBrief>,
+    #[serde(default)]
+    servers_links: Vec<NextLink>,
+}
+
+/// A page of servers with every field.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerDetailList {
+    servers: Vec<ServerDoc>,
+    #[serde(default)]
+    servers_links: Vec<NextLink>,
+}
+
+/// `{"server": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerShow {
+    server: ServerDoc,
+}
+
+fn image_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::Ref;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("id", ObjectBuilder::new().schema_type(Type::String))
+                    .required("id")
+                    .property("links", ArrayBuilder::new().items(Ref::from_schema_name("Link")))
+                    .required("links"),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
+            .description(Some("The image booted (its id and bookmark link), `\"\"` when none."))
+            .build(),
+    )
+}
+
+/// The flavor of a server: below 2.47 its id and bookmark link, from 2.47
+/// a copy of its fields (`original_name` its name then).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerFlavor {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    links: Vec<Link>,
+    #[serde(default)]
+    vcpus: i64,
+    #[serde(default)]
+    ram: i64,
+    #[serde(default)]
+    disk: i64,
+    #[serde(default)]
+    ephemeral: i64,
+    #[serde(default)]
+    swap: i64,
+    #[serde(default)]
+    original_name: String,
+    #[serde(default)]
+    extra_specs: std::collections::BTreeMap<String, String>,
+}
+
+/// An address of a server on a network.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerAddress {
+    /// 4 or 6.
+    version: i64,
+    addr: String,
+    /// `fixed`.
+    #[serde(rename = "OS-EXT-IPS:type")]
+    ip_type: String,
+    #[serde(rename = "OS-EXT-IPS-MAC:mac_addr")]
+    mac_addr: String,
+}
+
+/// A security group by name.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SecurityGroupName {
+    name: String,
+}
+
+/// A volume attached to a server (bare-metal servers have none).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VolumeAttached {
+    id: String,
+}
+
+/// Why a server is in ERROR; `details` is hidden from non-administrators
+/// for a 500.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerFault {
+    code: i64,
+    message: String,
+    #[schema(format = DateTime)]
+    created: String,
+    #[serde(default)]
+    details: String,
+}
+
+/// A server. Administrators also see the `OS-EXT-SRV-ATTR:` fields (from
+/// 2.3 the extended ones, from 2.16 `host_status`); others see
+/// `OS-EXT-SRV-ATTR:hostname` from 2.90. Microversions add `locked` (2.9),
+/// `description` (2.19), `tags` (2.26), the flavor's fields (2.47),
+/// `trusted_image_certificates` (2.63), `server_groups` (2.71),
+/// `locked_reason` (2.73), `pinned_availability_zone` (2.96) and
+/// `scheduler_hints` (2.100). Launch times are `YYYY-MM-DDTHH:MM:SS.ffffff`
+/// (UTC, no zone).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Server)]
+#[allow(dead_code, non_snake_case)]
+pub struct ServerDoc {
+    id: String,
+    name: String,
+    /// `BUILD`, `ACTIVE`, `REBOOT`, `HARD_REBOOT`, `REBUILD`, `SHUTOFF`, `ERROR`, `DELETED` or `UNKNOWN`.
+    status: String,
+    tenant_id: String,
+    user_id: String,
+    metadata: std::collections::BTreeMap<String, String>,
+    /// A hash of project and node; empty before placement.
+    hostId: String,
+    #[schema(schema_with = image_schema)]
+    image: Value,
+    flavor: ServerFlavor,
+    #[schema(format = DateTime)]
+    created: String,
+    #[schema(format = DateTime)]
+    updated: String,
+    /// By network name.
+    addresses: std::collections::BTreeMap<String, Vec<ServerAddress>>,
+    accessIPv4: String,
+    accessIPv6: String,
+    links: Vec<Link>,
+    #[serde(rename = "OS-DCF:diskConfig")]
+    disk_config: String,
+    /// While building (0), rebuilding (0) or active (100).
+    #[serde(default)]
+    progress: i64,
+    #[serde(rename = "OS-EXT-AZ:availability_zone")]
+    availability_zone: String,
+    /// `True` or empty.
+    config_drive: String,
+    #[schema(required = true)]
+    key_name: Option<String>,
+    #[serde(rename = "OS-SRV-USG:launched_at")]
+    #[schema(required = true)]
+    launched_at: Option<String>,
+    #[serde(rename = "OS-SRV-USG:terminated_at")]
+    #[schema(required = true)]
+    terminated_at: Option<String>,
+    security_groups: Vec<SecurityGroupName>,
+    #[serde(rename = "OS-EXT-STS:task_state")]
+    #[schema(required = true)]
+    task_state: Option<String>,
+    #[serde(rename = "OS-EXT-STS:vm_state")]
+    vm_state: String,
+    #[serde(rename = "OS-EXT-STS:power_state")]
+    power_state: i64,
+    #[serde(rename = "os-extended-volumes:volumes_attached")]
+    volumes_attached: Vec<VolumeAttached>,
+    #[serde(rename = "OS-EXT-SRV-ATTR:host")]
+    host: Option<String>,
+    #[serde(rename = "OS-EXT-SRV-ATTR:instance_name", default)]
+    instance_name: String,
+    #[serde(rename = "OS-EXT-SRV-ATTR:hypervisor_hostname")]
+    hypervisor_hostname: Option<String>,
+    #[serde(rename = "OS-EXT-SRV-ATTR:reservation_id", default)]
+    reservation_id: String,
+    #[serde(rename = "OS-EXT-SRV-ATTR:launch_index", default)]
+    launch_index: i64,
+    #[serde(rename = "OS-EXT-SRV-ATTR:kernel_id", default)]
+    kernel_id: String,
+    #[serde(rename = "OS-EXT-SRV-ATTR:ramdisk_id", default)]
+    ramdisk_id: String,
+    #[serde(rename = "OS-EXT-SRV-ATTR:root_device_name")]
+    root_device_name: Option<String>,
+    /// Base64.
+    #[serde(rename = "OS-EXT-SRV-ATTR:user_data")]
+    user_data: Option<String>,
+    #[serde(rename = "OS-EXT-SRV-ATTR:hostname", default)]
+    hostname: String,
+    /// `UP`, or empty before placement.
+    #[serde(default)]
+    host_status: String,
+    #[serde(default)]
+    locked: bool,
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    trusted_image_certificates: Option<Vec<String>>,
+    #[serde(default)]
+    server_groups: Vec<String>,
+    locked_reason: Option<String>,
+    pinned_availability_zone: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    scheduler_hints: Value,
+    /// In ERROR only.
+    #[serde(default)]
+    fault: ServerFault,
+}
+
+/// A network a new server is to be on: a network (`uuid`, optionally
+/// `fixed_ip`) or an existing `port`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NetworkReq {
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    uuid: String,
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    port: String,
+    /// An IPv4 or IPv6 address.
+    #[serde(default)]
+    fixed_ip: String,
+}
+
+fn networks_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(<NetworkReq as utoipa::PartialSchema>::schema()))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["auto", "none"])))
+            .description(Some(
+                "The networks: a list, or (2.37) `auto` or `none`; required from 2.37, `auto` below when absent.",
+            ))
+            .build(),
+    )
+}
+
+/// A block device mapping; only an image boot (`source_type` `image`,
+/// `boot_index` 0, the image's `uuid`) is used.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BlockDeviceMapping {
+    #[serde(default)]
+    uuid: String,
+    #[serde(default)]
+    source_type: String,
+    #[serde(default)]
+    destination_type: String,
+    #[serde(default)]
+    #[schema(value_type = Value)]
+    boot_index: Value,
+}
+
+/// A new server. The image comes from `imageRef` or an image block device
+/// mapping of boot index 0.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct ServerFields {
+    /// No leading or trailing space.
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    /// A flavor's id or link.
+    #[schema(min_length = 1)]
+    flavorRef: String,
+    /// An image's id or link.
+    #[serde(default)]
+    #[schema(max_length = 255)]
+    imageRef: String,
+    #[serde(default)]
+    block_device_mapping_v2: Vec<BlockDeviceMapping>,
+    #[serde(default)]
+    #[schema(max_length = 255)]
+    key_name: String,
+    /// Base64, at most 65535 characters.
+    #[serde(default)]
+    #[schema(max_length = 65535)]
+    user_data: String,
+    #[serde(default)]
+    config_drive: bool,
+    /// At most 128 items; keys 1–255 characters, values up to 255.
+    #[serde(default)]
+    metadata: std::collections::BTreeMap<String, String>,
+    /// `nova` (or `nova:<host>`).
+    #[serde(default)]
+    availability_zone: String,
+    /// (2.19)
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    /// As many servers as fit the quota, at least this many.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    min_count: i64,
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    max_count: i64,
+    #[serde(default)]
+    #[schema(schema_with = networks_schema)]
+    networks: Value,
+}
+
+/// Scheduler hints: `group`, a server group to join.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SchedulerHints {
+    #[serde(default)]
+    group: String,
+}
+
+/// `{"server": …}` to create, with optional scheduler hints.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerCreate {
+    server: ServerFields,
+    #[serde(rename = "os:scheduler_hints", default)]
+    hints: SchedulerHints,
+    /// The older spelling of `os:scheduler_hints`.
+    #[serde(rename = "OS-SCH-HNT:scheduler_hints", default)]
+    old_hints: SchedulerHints,
+}
+
+/// A server just requested (the first, when several).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct ServerCreated {
+    id: String,
+    links: Vec<Link>,
+    #[serde(rename = "OS-DCF:diskConfig")]
+    disk_config: String,
+    security_groups: Vec<SecurityGroupName>,
+    adminPass: String,
+}
+
+/// `{"server": …}` as requested.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerCreatedShow {
+    server: ServerCreated,
+}
+
+/// What a server update may change: `description` from 2.19, `hostname`
+/// from 2.90; the access addresses and disk config are accepted and
+/// ignored.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, non_snake_case)]
+pub struct ServerUpdateFields {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[serde(default)]
+    accessIPv4: String,
+    #[serde(default)]
+    accessIPv6: String,
+    #[serde(rename = "OS-DCF:diskConfig", default)]
+    disk_config: String,
+    #[schema(max_length = 255)]
+    description: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 63)]
+    hostname: String,
+}
+
+/// `{"server": …}` to update.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ServerUpdate {
+    server: ServerUpdateFields,
+}
+
+/// `{"os-start": null}`: powers a stopped server on.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct StartAction {
+    /// Ignored.
+    #[serde(rename = "os-start")]
+    #[schema(value_type = Value)]
+    start: Value,
+}
+
+/// `{"os-stop": null}`: powers an active (or errored) server off.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct StopAction {
+    /// Ignored.
+    #[serde(rename = "os-stop")]
+    #[schema(value_type = Value)]
+    stop: Value,
+}
+
+/// The kind of reboot (any case).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum RebootType {
+    #[serde(rename = "SOFT")]
+    Soft,
+    #[serde(rename = "HARD")]
+    Hard,
+    #[serde(rename = "soft")]
+    SoftLower,
+    #[serde(rename = "hard")]
+    HardLower,
+    #[serde(rename = "Soft")]
+    SoftTitle,
+    #[serde(rename = "Hard")]
+    HardTitle,
+}
+
+/// How to reboot.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Reboot {
+    #[schema(inline)]
+    r#type: RebootType,
+}
+
+/// `{"reboot": {"type": "SOFT"|"HARD"}}`.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RebootAction {
+    reboot: Reboot,
+}
+
+/// What a rebuild deploys: the image, and optionally a new name, metadata,
+/// (2.54) keypair and (2.57) user data.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct Rebuild {
+    /// An image's id or link.
+    #[schema(max_length = 255)]
+    imageRef: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    metadata: std::collections::BTreeMap<String, String>,
+    /// (2.54)
+    #[schema(max_length = 255)]
+    key_name: Option<String>,
+    /// (2.57) Base64; null clears it.
+    #[schema(max_length = 65535)]
+    user_data: Option<String>,
+}
+
+/// `{"rebuild": …}`.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RebuildAction {
+    rebuild: Rebuild,
+}
+
+/// A server action: one key naming it.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ServerAction {
+    Start(StartAction),
+    Stop(StopAction),
+    Reboot(RebootAction),
+    Rebuild(RebuildAction),
+}
+
+/// A rebuilt server, with its new administrator password.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct RebuiltServer {
+    #[serde(flatten)]
+    server: ServerDoc,
+    adminPass: String,
+}
+
+/// `{"server": …}` as rebuilt.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RebuildShow {
+    server: RebuiltServer,
+}
+
+/// `{"addresses": …}`: a server's addresses by network name.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerAddresses {
+    addresses: std::collections::BTreeMap<String, Vec<ServerAddress>>,
+}
+
+/// `{"metadata": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Metadata {
+    /// At most 128 items; keys 1–255 characters, values up to 255.
+    metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// `{"meta": {"<key>": "<value>"}}`: one metadata item.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MetaItem {
+    meta: std::collections::BTreeMap<String, String>,
+}
+
+/// An address of an attached port.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FixedIp {
+    subnet_id: String,
+    ip_address: String,
+}
+
+/// A port attached to a server; `tag` (always null) from 2.70.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InterfaceAttachment {
+    port_state: String,
+    fixed_ips: Vec<FixedIp>,
+    port_id: String,
+    net_id: String,
+    mac_addr: String,
+    tag: Option<String>,
+}
+
+/// `{"interfaceAttachments": […]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct InterfaceList {
+    interfaceAttachments: Vec<InterfaceAttachment>,
+}
+
+/// `{"interfaceAttachment": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct InterfaceShow {
+    interfaceAttachment: InterfaceAttachment,
+}
+
+/// An address asked for on attach.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FixedIpReq {
+    ip_address: String,
+}
+
+/// What to attach: an existing `port_id`, or a new port on `net_id`
+/// (optionally with the first of `fixed_ips`); neither picks the network
+/// as a create does.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InterfaceAttachFields {
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    port_id: String,
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    net_id: String,
+    #[serde(default)]
+    fixed_ips: Vec<FixedIpReq>,
+}
+
+/// `{"interfaceAttachment": …}` to attach.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct InterfaceAttach {
+    interfaceAttachment: InterfaceAttachFields,
+}
+
+/// Filters and paging of the server listings.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ServerQuery {
+    /// Every project's servers (administrators); empty means true.
+    all_tenants: Option<String>,
+    /// With `all_tenants`, only this project's.
+    project_id: Option<String>,
+    /// With `all_tenants`, only this project's (older spelling).
+    tenant_id: Option<String>,
+    /// Only servers of this status.
+    status: Option<String>,
+    /// `true`: the deleted servers (none are kept).
+    deleted: Option<String>,
+    /// Only servers of this image.
+    image: Option<String>,
+    /// Only servers of this flavor id.
+    flavor: Option<String>,
+    /// Only servers on this node (administrators).
+    node: Option<String>,
+    /// Only this user's servers (administrators).
+    user_id: Option<String>,
+    /// A regular expression the name must match.
+    name: Option<String>,
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    /// The id of the previous page's last server.
+    marker: Option<String>,
 }
 
 fn now() -> chrono::NaiveDateTime {
@@ -279,10 +865,16 @@ async fn render_all(state: &ComputeState, ctx: &AuthContext, servers: &[Server],
 
 // ---- list ------------------------------------------------------------------------
 
+/// Lists the project's servers.
+#[utoipa::path(get, path = "/v2.1/servers", tag = "servers", params(ServerQuery),
+    responses((status = 200, description = "The servers.", body = ServerList)))]
 async fn list(req: HttpRequest, caller: Caller, v: ApiVersion, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     listing(req, caller, v, state, false).await
 }
 
+/// Lists the project's servers with every field.
+#[utoipa::path(get, path = "/v2.1/servers/detail", tag = "servers", params(ServerQuery),
+    responses((status = 200, description = "The servers.", body = ServerDetailList)))]
 async fn detail(
     req: HttpRequest,
     caller: Caller,
@@ -383,6 +975,9 @@ async fn listing(
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// Shows a server.
+#[utoipa::path(get, path = "/v2.1/servers/{id}", tag = "servers", params(("id" = String, Path, description = "The server's UUID.")),
+    responses((status = 200, description = "The server.", body = ServerShow)))]
 async fn show(
     id: web::Path<String>,
     caller: Caller,
@@ -394,6 +989,9 @@ async fn show(
     Ok(HttpResponse::Ok().json(json!({"server": r.remove(0)})))
 }
 
+/// Lists a server's addresses.
+#[utoipa::path(get, path = "/v2.1/servers/{id}/ips", tag = "servers", params(("id" = String, Path, description = "The server's UUID.")),
+    responses((status = 200, description = "The addresses by network.", body = ServerAddresses)))]
 async fn ips(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let s = load(&state, &caller, &id).await?;
     let mut a = addresses_of(&state, std::slice::from_ref(&s)).await?;
@@ -654,6 +1252,10 @@ fn split_hints(body: &[u8]) -> Result<(Vec<u8>, Map<String, Value>)> {
     Ok((serde_json::to_vec(&Value::Object(top)).unwrap_or_default(), hints))
 }
 
+/// Creates servers: each is placed on a bare-metal node and deployed.
+#[utoipa::path(post, path = "/v2.1/servers", tag = "servers", request_body = ServerCreate,
+    responses((status = 202, description = "Accepted; the servers build.", body = ServerCreatedShow,
+        headers(("Location" = String, description = "The (first) server's URL.")))))]
 async fn create(
     req: HttpRequest,
     body: web::Bytes,
@@ -889,6 +1491,9 @@ pub fn quota_limits(c: &mut crate::storage::DbConn, project: &str) -> crate::sto
 
 // ---- update / delete / actions --------------------------------------------------
 
+/// Updates a server's name, description (2.19) or hostname (2.90).
+#[utoipa::path(put, path = "/v2.1/servers/{id}", tag = "servers", params(("id" = String, Path, description = "The server's UUID.")), request_body = ServerUpdate,
+    responses((status = 200, description = "The server.", body = ServerShow)))]
 async fn update(
     id: web::Path<String>,
     body: web::Bytes,
@@ -928,6 +1533,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({"server": r.remove(0)})))
 }
 
+/// Deletes a server (its node is torn down).
+#[utoipa::path(delete, path = "/v2.1/servers/{id}", tag = "servers", params(("id" = String, Path, description = "The server's UUID.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let s = load(&state, &caller, &id).await?;
     state.engine.delete_server(&s.uuid).await?;
@@ -962,6 +1570,10 @@ async fn set_task(state: &ComputeState, s: &Server, task: &str) -> Result<()> {
     Ok(())
 }
 
+/// Acts on a server: `os-start`, `os-stop`, `reboot` or `rebuild`.
+#[utoipa::path(post, path = "/v2.1/servers/{id}/action", tag = "servers", params(("id" = String, Path, description = "The server's UUID.")), request_body = ServerAction,
+    responses((status = 202, description = "Accepted. `rebuild` answers with the server being rebuilt and its new \
+        administrator password; `os-start`, `os-stop` and `reboot` answer with no body.", body = RebuildShow)))]
 async fn action(
     id: web::Path<String>,
     body: web::Bytes,
@@ -1136,11 +1748,17 @@ fn metadata_body(body: &[u8], key: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// Shows a server's metadata.
+#[utoipa::path(get, path = "/v2.1/servers/{id}/metadata", tag = "server-metadata", params(("id" = String, Path, description = "The server's UUID.")),
+    responses((status = 200, description = "The metadata.", body = Metadata)))]
 async fn metadata_index(id: web::Path<String>, caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     let s = load(&state, &caller, &id).await?;
     Ok(HttpResponse::Ok().json(json!({"metadata": json_of(&s.metadata)})))
 }
 
+/// Replaces a server's metadata.
+#[utoipa::path(put, path = "/v2.1/servers/{id}/metadata", tag = "server-metadata", params(("id" = String, Path, description = "The server's UUID.")), request_body = Metadata,
+    responses((status = 200, description = "The metadata.", body = Metadata)))]
 async fn metadata_replace(
     id: web::Path<String>,
     body: web::Bytes,
@@ -1153,6 +1771,9 @@ async fn metadata_replace(
     Ok(HttpResponse::Ok().json(json!({"metadata": m})))
 }
 
+/// Adds to (or replaces items of) a server's metadata.
+#[utoipa::path(post, path = "/v2.1/servers/{id}/metadata", tag = "server-metadata", params(("id" = String, Path, description = "The server's UUID.")), request_body = Metadata,
+    responses((status = 200, description = "The whole metadata.", body = Metadata)))]
 async fn metadata_merge(
     id: web::Path<String>,
     body: web::Bytes,
@@ -1165,6 +1786,9 @@ async fn metadata_merge(
     Ok(HttpResponse::Ok().json(json!({"metadata": m})))
 }
 
+/// Shows one metadata item of a server.
+#[utoipa::path(get, path = "/v2.1/servers/{id}/metadata/{key}", tag = "server-metadata", params(("id" = String, Path, description = "The server's UUID."), ("key" = String, Path, description = "The metadata key.")),
+    responses((status = 200, description = "The item.", body = MetaItem)))]
 async fn metadata_show(
     path: web::Path<(String, String)>,
     caller: Caller,
@@ -1178,6 +1802,9 @@ async fn metadata_show(
     }
 }
 
+/// Sets one metadata item of a server (the body names the path's key).
+#[utoipa::path(put, path = "/v2.1/servers/{id}/metadata/{key}", tag = "server-metadata", params(("id" = String, Path, description = "The server's UUID."), ("key" = String, Path, description = "The metadata key.")),
+    request_body = MetaItem, responses((status = 200, description = "The item.", body = MetaItem)))]
 async fn metadata_put(
     path: web::Path<(String, String)>,
     body: web::Bytes,
@@ -1194,6 +1821,9 @@ async fn metadata_put(
     Ok(HttpResponse::Ok().json(json!({"meta": meta})))
 }
 
+/// Deletes one metadata item of a server.
+#[utoipa::path(delete, path = "/v2.1/servers/{id}/metadata/{key}", tag = "server-metadata", params(("id" = String, Path, description = "The server's UUID."), ("key" = String, Path, description = "The metadata key.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn metadata_delete(
     path: web::Path<(String, String)>,
     caller: Caller,
@@ -1238,6 +1868,9 @@ async fn attachments(state: &ComputeState, ports: Vec<String>, v: ApiVersion) ->
     Ok(rows)
 }
 
+/// Lists the ports attached to a server.
+#[utoipa::path(get, path = "/v2.1/servers/{id}/os-interface", tag = "server-interfaces", params(("id" = String, Path, description = "The server's UUID.")),
+    responses((status = 200, description = "The attachments.", body = InterfaceList)))]
 async fn interfaces(
     id: web::Path<String>,
     caller: Caller,
@@ -1249,6 +1882,9 @@ async fn interfaces(
     Ok(HttpResponse::Ok().json(json!({"interfaceAttachments": attachments(&state, ports, v).await?})))
 }
 
+/// Shows a port attached to a server.
+#[utoipa::path(get, path = "/v2.1/servers/{id}/os-interface/{port}", tag = "server-interfaces", params(("id" = String, Path, description = "The server's UUID."), ("port" = String, Path, description = "The port's UUID.")),
+    responses((status = 200, description = "The attachment.", body = InterfaceShow)))]
 async fn interface_show(
     path: web::Path<(String, String)>,
     caller: Caller,
@@ -1267,6 +1903,9 @@ async fn interface_show(
     }
 }
 
+/// Attaches a port (existing or new) to an active or stopped server.
+#[utoipa::path(post, path = "/v2.1/servers/{id}/os-interface", tag = "server-interfaces", params(("id" = String, Path, description = "The server's UUID.")),
+    request_body = InterfaceAttach, responses((status = 200, description = "The attachment.", body = InterfaceShow)))]
 async fn interface_attach(
     id: web::Path<String>,
     body: web::Bytes,
@@ -1320,6 +1959,9 @@ async fn interface_attach(
     Ok(HttpResponse::Ok().json(json!({"interfaceAttachment": list.pop().unwrap_or(Value::Null)})))
 }
 
+/// Detaches a port from an active or stopped server.
+#[utoipa::path(delete, path = "/v2.1/servers/{id}/os-interface/{port}", tag = "server-interfaces", params(("id" = String, Path, description = "The server's UUID."), ("port" = String, Path, description = "The port's UUID.")),
+    responses((status = 202, description = "Detached.")))]
 async fn interface_detach(
     path: web::Path<(String, String)>,
     caller: Caller,

@@ -8,11 +8,95 @@ use serde_json::{Map, Value, json};
 
 use super::error::Result;
 use super::{ApiVersion, Caller, ComputeError, ComputeState, query_pairs};
+use crate::common::openapi::Routes;
 use crate::storage::servers::{self as db, UsageRecord};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/os-simple-tenant-usage").route(web::get().to(index)))
-        .service(web::resource("/os-simple-tenant-usage/{project}").route(web::get().to(show)));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; index, show);
+}
+
+/// The period of a report and (2.40) its paging by server.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UsageQuery {
+    /// The period's start (`YYYY-MM-DDTHH:MM:SS[.ffffff]`, UTC); now when absent.
+    start: Option<String>,
+    /// The period's end; now when absent.
+    end: Option<String>,
+    /// `1`: each server's usage too (the listing of every project).
+    detailed: Option<String>,
+    /// (2.40) Servers per page.
+    #[param(minimum = 0)]
+    limit: Option<i64>,
+    /// (2.40) The last server of the previous page.
+    marker: Option<String>,
+}
+
+/// One server's share of the period. Times are `YYYY-MM-DDTHH:MM:SS.ffffff`
+/// (UTC, no zone).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerUsage {
+    instance_id: String,
+    name: String,
+    hours: f64,
+    #[schema(required = true)]
+    memory_mb: Option<i64>,
+    local_gb: i64,
+    #[schema(required = true)]
+    vcpus: Option<i64>,
+    tenant_id: String,
+    /// The flavor's name.
+    #[schema(required = true)]
+    flavor: Option<String>,
+    #[schema(required = true)]
+    started_at: Option<String>,
+    #[schema(required = true)]
+    ended_at: Option<String>,
+    /// The server's vm_state, or `terminated`.
+    state: String,
+    /// Seconds since launch.
+    uptime: i64,
+}
+
+/// A project's usage in the period; every field is absent (an empty
+/// object) when nothing ran in it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TenantUsage {
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    stop: String,
+    #[serde(default)]
+    total_hours: f64,
+    #[serde(default)]
+    total_vcpus_usage: f64,
+    #[serde(default)]
+    total_memory_mb_usage: f64,
+    #[serde(default)]
+    total_local_gb_usage: f64,
+    /// Each server's usage (always for one project, with `detailed=1` for
+    /// every project).
+    #[serde(default)]
+    server_usages: Vec<ServerUsage>,
+}
+
+/// `{"tenant_usage": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TenantUsageShow {
+    tenant_usage: TenantUsage,
+}
+
+/// `{"tenant_usages": […]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TenantUsageList {
+    tenant_usages: Vec<TenantUsage>,
 }
 
 /// The period and paging a report asks for.
@@ -128,8 +212,12 @@ fn tenant_usage(project: &str, records: &[&UsageRecord], q: &Query, detailed: bo
     m
 }
 
-/// `GET /os-simple-tenant-usage/{project}`: the project's own members or an
-/// admin; an empty object when nothing ran in the period.
+/// Shows a project's usage in a period (its members or an administrator).
+///
+/// An empty object when nothing ran in the period.
+#[utoipa::path(get, path = "/v2.1/os-simple-tenant-usage/{project}", tag = "usage",
+    params(("project" = String, Path, description = "A project id."), UsageQuery),
+    responses((status = 200, description = "The project's usage.", body = TenantUsageShow)))]
 async fn show(
     req: HttpRequest,
     path: web::Path<String>,
@@ -153,7 +241,9 @@ async fn show(
     Ok(HttpResponse::Ok().json(json!({"tenant_usage": body})))
 }
 
-/// `GET /os-simple-tenant-usage`: every project's report, for admins.
+/// Lists every project's usage in a period (administrators).
+#[utoipa::path(get, path = "/v2.1/os-simple-tenant-usage", tag = "usage", params(UsageQuery),
+    responses((status = 200, description = "Each project's usage.", body = TenantUsageList)))]
 async fn index(
     req: HttpRequest,
     caller: Caller,

@@ -5,13 +5,73 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::openapi::Link;
 use super::{ComputeState, MAX, MIN};
+use crate::common::openapi::Routes;
 
 fn v21(base: &str) -> Value {
     json!({"id": "v2.1", "status": "CURRENT", "version": MAX.to_string(), "min_version": MIN.to_string(),
            "updated": "2013-07-23T11:33:21Z", "links": [{"rel": "self", "href": format!("{base}/v2.1/")}]})
 }
 
+/// An API version: its id, status and microversion range (`version` and
+/// `min_version` are empty for v2.0, which has none).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ApiVersionDoc {
+    /// `v2.0` or `v2.1`.
+    id: String,
+    /// `CURRENT` or `DEPRECATED`.
+    status: String,
+    /// The newest microversion.
+    version: String,
+    /// The oldest microversion.
+    min_version: String,
+    #[schema(format = DateTime)]
+    updated: String,
+    links: Vec<Link>,
+}
+
+/// The versions of the compute API.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Versions {
+    versions: Vec<ApiVersionDoc>,
+}
+
+/// A media type the version speaks.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MediaType {
+    base: String,
+    r#type: String,
+}
+
+/// The v2.1 version, with its media types.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ApiVersionDetail {
+    id: String,
+    status: String,
+    version: String,
+    min_version: String,
+    #[schema(format = DateTime)]
+    updated: String,
+    links: Vec<Link>,
+    #[serde(rename = "media-types")]
+    media_types: Vec<MediaType>,
+}
+
+/// The v2.1 version document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VersionShow {
+    version: ApiVersionDetail,
+}
+
+/// Lists the API versions (no token).
+#[utoipa::path(get, path = "/", tag = "versions", security(()),
+    responses((status = 200, description = "v2.0 (deprecated) and v2.1.", body = Versions)))]
 async fn root(state: web::Data<ComputeState>) -> HttpResponse {
     let base = &state.base;
     HttpResponse::Ok().json(json!({"versions": [
@@ -21,6 +81,9 @@ async fn root(state: web::Data<ComputeState>) -> HttpResponse {
     ]}))
 }
 
+/// Shows v2.1 and its microversion range (no token).
+#[utoipa::path(get, path = "/v2.1", tag = "versions", security(()),
+    responses((status = 200, description = "The v2.1 version.", body = VersionShow)))]
 async fn version(state: web::Data<ComputeState>) -> HttpResponse {
     let mut v = v21(&state.base);
     if let Some(links) = v["links"].as_array_mut() {
@@ -31,12 +94,6 @@ async fn version(state: web::Data<ComputeState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "version": v }))
 }
 
-/// `GET /`.
-pub fn configure_root(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root));
-}
-
-/// `GET /v2.1` and `/v2.1/` (inside the `/v2.1` scope).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("", web::get().to(version)).route("/", web::get().to(version));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; root, version | "/v2.1/");
 }

@@ -7,16 +7,64 @@ use serde_json::{Map, Value, json};
 
 use super::error::Result;
 use super::{Caller, ComputeError, ComputeState};
+use crate::common::openapi::Routes;
 use crate::storage::baremetal as bm;
 
 /// The one zone servers are placed in (`availability_zone` on create).
 pub const ZONE: &str = "nova";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/os-availability-zone").route(web::get().to(index)))
-        .service(web::resource("/os-availability-zone/detail").route(web::get().to(detail)));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; index, detail);
 }
 
+/// Whether a zone can take servers.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ZoneState {
+    available: bool,
+}
+
+/// The `nova-compute` service of a host.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ZoneService {
+    available: bool,
+    active: bool,
+    /// `YYYY-MM-DDTHH:MM:SS.ffffff` (UTC, no zone).
+    updated_at: String,
+}
+
+/// A host's services in the zone.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ZoneHost {
+    #[serde(rename = "nova-compute")]
+    nova_compute: ZoneService,
+}
+
+/// An availability zone; `hosts` is null in the plain listing.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Zone {
+    #[schema(rename = "zoneName")]
+    zone_name: String,
+    #[schema(rename = "zoneState")]
+    zone_state: ZoneState,
+    #[schema(required = true)]
+    hosts: Option<std::collections::BTreeMap<String, ZoneHost>>,
+}
+
+/// The availability zones.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ZoneList {
+    #[schema(rename = "availabilityZoneInfo")]
+    availability_zone_info: Vec<Zone>,
+}
+
+/// Lists the availability zones (the one zone, `nova`).
+#[utoipa::path(get, path = "/v2.1/os-availability-zone", tag = "availability-zones",
+    responses((status = 200, description = "The zones, without their hosts.", body = ZoneList)))]
 async fn index(caller: Caller) -> Result<HttpResponse> {
     let _ = caller;
     Ok(HttpResponse::Ok().json(json!({"availabilityZoneInfo": [
@@ -24,7 +72,9 @@ async fn index(caller: Caller) -> Result<HttpResponse> {
     ]})))
 }
 
-/// The zone with its hosts, for admins.
+/// Lists the availability zones with their hosts (administrators).
+#[utoipa::path(get, path = "/v2.1/os-availability-zone/detail", tag = "availability-zones",
+    responses((status = 200, description = "The zones with their hosts (the conductors).", body = ZoneList)))]
 async fn detail(caller: Caller, state: web::Data<ComputeState>) -> Result<HttpResponse> {
     if !caller.is_admin() {
         return Err(ComputeError::policy("os_compute_api:os-availability-zone:detail"));
