@@ -362,7 +362,12 @@ fn segment(obj: &Map<String, Value>) -> Result<(Option<String>, Option<String>, 
 /// Creates a network (or several: all or nothing), and the project's
 /// default security group with its first one.
 #[utoipa::path(post, path = "/v2.0/networks", tag = "networks", request_body = NetworkCreateBody,
-    responses((status = 201, description = "The new network(s).", body = NetworkCreated)))]
+    responses((status = 201, description = "The new network(s).", body = NetworkCreated,
+        links(("Show" = (operation_id = "networks.show", parameters(("id" = "$response.body#/network/id")))), ("Update" = (operation_id = "networks.update", parameters(("id" = "$response.body#/network/id")))), ("Delete" = (operation_id = "networks.delete", parameters(("id" = "$response.body#/network/id")))),
+        ("CreateSubnet" = (operation_id = "subnets.create", request_body = json!({"subnet": {
+            "network_id": "$response.body#/network/id", "cidr": "10.20.0.0/24", "ip_version": 4}}))),
+        ("CreatePort" = (operation_id = "ports.create",
+            request_body = json!({"port": {"network_id": "$response.body#/network/id"}})))))))]
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();

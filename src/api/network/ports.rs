@@ -540,7 +540,8 @@ fn address_pairs(v: &Value) -> Result<String> {
 /// Creates a port on a network (or several: all or nothing), with its
 /// addresses, MAC, security groups and binding.
 #[utoipa::path(post, path = "/v2.0/ports", tag = "ports", request_body = PortCreateBody,
-    responses((status = 201, description = "The new port(s).", body = PortCreated)))]
+    responses((status = 201, description = "The new port(s).", body = PortCreated,
+        links(("Show" = (operation_id = "ports.show", parameters(("id" = "$response.body#/port/id")))), ("Update" = (operation_id = "ports.update", parameters(("id" = "$response.body#/port/id")))), ("Delete" = (operation_id = "ports.delete", parameters(("id" = "$response.body#/port/id"))))))))]
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();

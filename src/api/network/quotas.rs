@@ -142,7 +142,6 @@ pub struct LimitsUpdateBody {
     quota: LimitsUpdate,
 }
 
-
 fn limits_view(limits: &[(&str, i64)]) -> Map<String, Value> {
     limits.iter().map(|(r, l)| (r.to_string(), json!(l))).collect()
 }

@@ -442,7 +442,10 @@ async fn show_group(
 
 /// Creates a security group with the two egress rules.
 #[utoipa::path(post, path = "/v2.0/security-groups", tag = "security-groups", request_body = GroupCreateBody,
-    responses((status = 201, description = "The new security group.", body = GroupOne)))]
+    responses((status = 201, description = "The new security group.", body = GroupOne,
+        links(("Show" = (operation_id = "security_groups.show_group", parameters(("id" = "$response.body#/security_group/id")))), ("Update" = (operation_id = "security_groups.update_group", parameters(("id" = "$response.body#/security_group/id")))), ("Delete" = (operation_id = "security_groups.delete_group", parameters(("id" = "$response.body#/security_group/id")))),
+        ("CreateRule" = (operation_id = "security_groups.create_rule", request_body = json!({"security_group_rule": {
+            "security_group_id": "$response.body#/security_group/id", "direction": "ingress"}})))))))]
 async fn create_group(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let obj = body_object(&body, "security_group", GROUP_CREATE)?;
     let name = group_name(&obj)?.unwrap_or_default();
@@ -904,7 +907,9 @@ async fn show_rule(
 /// Adds a rule to a security group.
 #[utoipa::path(post, path = "/v2.0/security-group-rules", tag = "security-group-rules",
     request_body = RuleCreateBody,
-    responses((status = 201, description = "The new rule.", body = RuleOne)))]
+    responses((status = 201, description = "The new rule.", body = RuleOne,
+        links(("Show" = (operation_id = "security_groups.show_rule", parameters(("id" = "$response.body#/security_group_rule/id")))),
+            ("Delete" = (operation_id = "security_groups.delete_rule", parameters(("id" = "$response.body#/security_group_rule/id"))))))))]
 async fn create_rule(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let obj = body_object(&body, "security_group_rule", RULE_CREATE)?;
     let r = new_rule(&caller, &obj)?;

@@ -352,7 +352,8 @@ fn gateway(obj: &Map<String, Value>, cidr: &Cidr) -> Result<Option<IpAddr>> {
 /// Creates a subnet of a network (or several: all or nothing); it may not
 /// overlap the network's other subnets.
 #[utoipa::path(post, path = "/v2.0/subnets", tag = "subnets", request_body = SubnetCreateBody,
-    responses((status = 201, description = "The new subnet(s).", body = SubnetCreated)))]
+    responses((status = 201, description = "The new subnet(s).", body = SubnetCreated,
+        links(("Show" = (operation_id = "subnets.show", parameters(("id" = "$response.body#/subnet/id")))), ("Update" = (operation_id = "subnets.update", parameters(("id" = "$response.body#/subnet/id")))), ("Delete" = (operation_id = "subnets.delete", parameters(("id" = "$response.body#/subnet/id"))))))))]
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
