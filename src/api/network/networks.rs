@@ -159,7 +159,7 @@ pub struct NetworkCreate {
 /// nothing.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum NetworkCreateBody {
     One { network: NetworkCreate },
     Bulk { networks: Vec<NetworkCreate> },
@@ -168,7 +168,7 @@ pub enum NetworkCreateBody {
 /// The new network, or the new networks of a bulk request.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum NetworkCreated {
     One { network: NetworkDoc },
     Bulk { networks: Vec<NetworkDoc> },

@@ -241,7 +241,7 @@ pub struct PortCreate {
 /// One port (`port`) or, in bulk, several (`ports`), made all or nothing.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum PortCreateBody {
     One { port: PortCreate },
     Bulk { ports: Vec<PortCreate> },
@@ -250,7 +250,7 @@ pub enum PortCreateBody {
 /// The new port, or the new ports of a bulk request.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum PortCreated {
     One { port: PortDoc },
     Bulk { ports: Vec<PortDoc> },

@@ -189,7 +189,7 @@ pub struct SubnetCreate {
 /// nothing.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum SubnetCreateBody {
     One { subnet: SubnetCreate },
     Bulk { subnets: Vec<SubnetCreate> },
@@ -198,7 +198,7 @@ pub enum SubnetCreateBody {
 /// The new subnet, or the new subnets of a bulk request.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum SubnetCreated {
     One { subnet: SubnetDoc },
     Bulk { subnets: Vec<SubnetDoc> },
