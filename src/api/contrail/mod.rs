@@ -53,5 +53,4 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<ContrailState>) {
     crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
     openapi::routes().register(cfg);
-    routes::configure(cfg);
 }

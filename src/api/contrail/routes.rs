@@ -1,20 +1,191 @@
 //! The root document, collections, resources and the two name actions.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ContrailError, Result};
 use super::{Caller, ContrailState};
+use crate::common::openapi::Routes;
 use crate::reporters::contrail::object::{TYPES, VncObject, is_type};
 use crate::reporters::contrail::view;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root))
-        .route("/fqname-to-id", web::post().to(fqname_to_id))
-        .route("/id-to-fqname", web::post().to(id_to_fqname))
-        .route("/contrail-push-status", web::get().to(push_status))
-        .route("/{collection}", web::get().to(list))
-        .route("/{kind}/{uuid}", web::get().to(read));
+pub fn routes(r: &mut Routes) {
+    // The named actions come before `/{collection}`, which would match them too.
+    crate::routes!(r; root, fqname_to_id, id_to_fqname, push_status, list, read);
+}
+
+/// A link of the root document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LinkDoc {
+    /// `collection`, `resource-base` or `action`.
+    rel: String,
+    href: String,
+    /// The type, or the action (`name-to-id`, `id-to-name`).
+    name: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LinkItem {
+    link: LinkDoc,
+}
+
+/// Where each type's collection and resources live, and the actions.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RootDoc {
+    href: String,
+    links: Vec<LinkItem>,
+}
+
+/// An object of the fabric view: its identity, parent, and its type's
+/// properties and references (`virtual_network_refs`, …).
+#[derive(ToSchema)]
+#[schema(as = VncObject)]
+#[allow(dead_code)]
+pub struct ObjectDoc {
+    #[schema(format = Uuid)]
+    uuid: String,
+    fq_name: Vec<String>,
+    name: String,
+    href: String,
+    display_name: String,
+    /// The parent's type (`config-root` for top-level objects).
+    parent_type: String,
+    /// Of objects with a parent type.
+    parent_uuid: Option<String>,
+    /// Of objects with a parent type.
+    parent_href: Option<String>,
+}
+
+/// An object of a listing: where it is and its name.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Summary {
+    href: String,
+    fq_name: Vec<String>,
+    #[schema(format = Uuid)]
+    uuid: String,
+}
+
+/// With `count=true`: how many objects match.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Count {
+    count: i64,
+}
+
+/// An item of a listing: a summary, or with `detail=true` the whole
+/// object under its type (`{"virtual-network": {...}}`).
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ListItem {
+    Summary(Summary),
+    Detail(HashMap<String, ObjectDoc>),
+}
+
+/// The items of a collection, or their count.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum Listing {
+    Items(Vec<ListItem>),
+    Count(Count),
+}
+
+/// A collection, under its name (`{"virtual-networks": [...]}`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CollectionDoc(HashMap<String, Listing>);
+
+/// An object under its type (`{"virtual-network": {...}}`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ObjectOne(HashMap<String, ObjectDoc>);
+
+/// A name to look up.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FqNameQuery {
+    /// The type, e.g. `virtual-network` (`_` for `-` too).
+    r#type: String,
+    fq_name: Vec<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UuidDoc {
+    #[schema(format = Uuid)]
+    uuid: String,
+}
+
+/// An object's uuid to look up.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UuidQuery {
+    uuid: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FqNameDoc {
+    fq_name: Vec<String>,
+    r#type: String,
+}
+
+/// The push's last failure.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PushFailure {
+    object_type: String,
+    object_uuid: String,
+    /// `create`, `update` or `delete`.
+    op: String,
+    attempts: i32,
+    error: Option<String>,
+    #[schema(format = DateTime)]
+    next_attempt_at: String,
+}
+
+/// The push to the external contrail-api.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PushStatus {
+    /// Whether changes are pushed (`contrail.api_url`).
+    enabled: bool,
+    /// Changes not pushed yet.
+    pending: i64,
+    /// Changes whose last push failed.
+    failing: i64,
+    /// The most recent failure; null when none fails.
+    last_error: Option<PushFailure>,
+}
+
+/// The list options this view honours (contrail-api's names); others
+/// (`fields`, `shared`, `exclude_hrefs`, …) change nothing here.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// Every field of each object, under its type.
+    detail: Option<bool>,
+    /// Only the number of matching objects.
+    count: Option<bool>,
+    /// Only children of these parents (comma-separated uuids).
+    parent_id: Option<String>,
+    /// Only children of this parent (its fq_name joined with `:`).
+    parent_fq_name_str: Option<String>,
+    /// Only these objects (comma-separated uuids).
+    obj_uuids: Option<String>,
+    /// Only objects referring to one of these (comma-separated uuids).
+    back_ref_id: Option<String>,
+    /// Only these names (comma-separated, each joined with `:`).
+    fq_names: Option<String>,
 }
 
 /// Operators only: the view spans every project.
@@ -40,8 +211,11 @@ fn link(rel: &str, href: String, name: &str) -> Value {
     json!({"link": {"rel": rel, "href": href, "name": name}})
 }
 
-/// What vnc_api reads first: where each type's collection and resources
-/// live, and the action URIs (`name-to-id`, `id-to-name`).
+/// The root document: where each type's collection and resources live,
+/// and the action URIs (`name-to-id`, `id-to-name`); what vnc_api reads
+/// first.
+#[utoipa::path(get, path = "/", tag = "contrail",
+    responses((status = 200, description = "The links of every type and action.", body = RootDoc)))]
 async fn root(caller: Caller, req: HttpRequest, state: web::Data<ContrailState>) -> Result<HttpResponse> {
     admin(&caller)?;
     let base = base(&req, &state);
@@ -102,6 +276,12 @@ impl ListQuery {
     }
 }
 
+/// Lists a type's objects (`/virtual-networks`).
+#[utoipa::path(get, path = "/{collection}", tag = "contrail",
+    params(("collection" = String, Path, description = "A type's plural: `domains`, `projects`, `network-ipams`, \
+        `virtual-networks`, `virtual-machine-interfaces`, `instance-ips`, `global-system-configs`, `fabrics`, \
+        `physical-routers`, `physical-interfaces`, `virtual-port-groups`."), ListParams),
+    responses((status = 200, description = "The objects (or their count) under the collection's name.", body = CollectionDoc)))]
 async fn list(
     caller: Caller,
     req: HttpRequest,
@@ -128,6 +308,11 @@ fn not_found(what: &str) -> ContrailError {
     ContrailError::NotFound(format!("{what} not found"))
 }
 
+/// Reads an object (`/virtual-network/<uuid>`).
+#[utoipa::path(get, path = "/{kind}/{uuid}", tag = "contrail",
+    params(("kind" = String, Path, description = "The type, e.g. `virtual-network`."),
+        ("uuid" = String, Path, description = "The object's uuid.")),
+    responses((status = 200, description = "The object under its type.", body = ObjectOne)))]
 async fn read(
     caller: Caller,
     req: HttpRequest,
@@ -152,7 +337,10 @@ fn body(bytes: &[u8]) -> Result<Value> {
     serde_json::from_slice(bytes).map_err(|e| ContrailError::BadRequest(format!("Invalid JSON body: {e}")))
 }
 
-/// `{"type", "fq_name"}` → `{"uuid"}`.
+/// The uuid of a type's object by its name (`{"type", "fq_name"}` →
+/// `{"uuid"}`).
+#[utoipa::path(post, path = "/fqname-to-id", tag = "contrail", request_body = FqNameQuery,
+    responses((status = 200, description = "The object's uuid.", body = UuidDoc)))]
 async fn fqname_to_id(caller: Caller, bytes: web::Bytes, state: web::Data<ContrailState>) -> Result<HttpResponse> {
     admin(&caller)?;
     let b = body(&bytes)?;
@@ -168,7 +356,10 @@ async fn fqname_to_id(caller: Caller, bytes: web::Bytes, state: web::Data<Contra
     Ok(HttpResponse::Ok().json(json!({"uuid": o.uuid})))
 }
 
-/// `{"uuid"}` → `{"fq_name", "type"}`.
+/// The name and type of an object by its uuid (`{"uuid"}` →
+/// `{"fq_name", "type"}`).
+#[utoipa::path(post, path = "/id-to-fqname", tag = "contrail", request_body = UuidQuery,
+    responses((status = 200, description = "The object's name and type.", body = FqNameDoc)))]
 async fn id_to_fqname(caller: Caller, bytes: web::Bytes, state: web::Data<ContrailState>) -> Result<HttpResponse> {
     admin(&caller)?;
     let b = body(&bytes)?;
@@ -180,6 +371,8 @@ async fn id_to_fqname(caller: Caller, bytes: web::Bytes, state: web::Data<Contra
 
 /// How far the push to the external contrail-api is behind (not a
 /// contrail-api resource: ironbark's own introspection).
+#[utoipa::path(get, path = "/contrail-push-status", tag = "contrail",
+    responses((status = 200, description = "The push's backlog and last failure.", body = PushStatus)))]
 async fn push_status(caller: Caller, state: web::Data<ContrailState>) -> Result<HttpResponse> {
     admin(&caller)?;
     let s = state.storage.read(crate::storage::contrail_outbox::status).await?;

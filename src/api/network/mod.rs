@@ -60,12 +60,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<NetworkState>) {
     crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
     openapi::routes().register(cfg);
-    versions::configure(cfg);
-    networks::configure(cfg);
-    subnets::configure(cfg);
-    ports::configure(cfg);
-    security_groups::configure(cfg);
-    quotas::configure(cfg);
 }
 
 /// The caller's project, when project-scoped.

@@ -3,11 +3,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use utoipa::ToSchema;
+
 use super::error::{NeutronError, Result};
+use super::openapi::{FieldsParam, Link, ListParams};
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::reporters::contrail::push::network_changed;
 use crate::storage::StorageError;
 use crate::storage::network::{self as db, Network};
@@ -32,13 +36,178 @@ const UPDATE: &[&str] =
     &["name", "description", "admin_state_up", "shared", "router:external", "mtu", "port_security_enabled"];
 const NETWORK_TYPES: &[&str] = &["flat", "vlan", "vxlan", "geneve", "local"];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2.0/networks", web::get().to(list))
-        .route("/v2.0/networks", web::post().to(create))
-        .route("/v2.0/networks/{id}", web::get().to(show))
-        .route("/v2.0/networks/{id}", web::put().to(update))
-        .route("/v2.0/networks/{id}", web::delete().to(delete));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, update, delete);
 }
+
+/// A network as Neutron shows it; the provider attributes only to admins.
+#[derive(ToSchema)]
+#[schema(as = Network)]
+#[allow(dead_code)]
+pub struct NetworkDoc {
+    #[schema(format = Uuid)]
+    id: String,
+    name: String,
+    description: String,
+    project_id: String,
+    tenant_id: String,
+    admin_state_up: bool,
+    /// Always `ACTIVE`.
+    status: String,
+    /// The ids of its subnets.
+    subnets: Vec<String>,
+    shared: bool,
+    #[schema(rename = "router:external")]
+    router_external: bool,
+    mtu: i32,
+    port_security_enabled: bool,
+    /// Always empty.
+    availability_zone_hints: Vec<String>,
+    /// Always empty.
+    availability_zones: Vec<String>,
+    /// Always null (no address scopes).
+    #[schema(value_type = Option<String>)]
+    ipv4_address_scope: (),
+    /// Always null (no address scopes).
+    #[schema(value_type = Option<String>)]
+    ipv6_address_scope: (),
+    l2_adjacency: bool,
+    /// Always empty.
+    tags: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    revision_number: i64,
+    /// (admin) `flat`, `vlan`, `vxlan`, `geneve` or `local`; null for a tenant network.
+    #[schema(rename = "provider:network_type")]
+    network_type: Option<String>,
+    /// (admin)
+    #[schema(rename = "provider:physical_network")]
+    physical_network: Option<String>,
+    /// (admin) The VLAN or VNI.
+    #[schema(rename = "provider:segmentation_id")]
+    segmentation_id: Option<i32>,
+}
+
+/// A list of networks; `networks_links` holds the `next`/`previous` pages
+/// when paging.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NetworkList {
+    networks: Vec<NetworkDoc>,
+    networks_links: Option<Vec<Link>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NetworkOne {
+    network: NetworkDoc,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum NetworkType {
+    Flat,
+    Vlan,
+    Vxlan,
+    Geneve,
+    Local,
+}
+
+/// The attributes of a new network. `shared`, `router:external` and the
+/// provider attributes need an admin; a `vlan` network needs a physical
+/// network and a segmentation id 1–4094, `vxlan`/`geneve` an id up to
+/// 16777215, `flat` a physical network and no id.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NetworkCreate {
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    admin_state_up: Option<bool>,
+    #[schema(nullable = false)]
+    shared: Option<bool>,
+    #[schema(rename = "router:external", nullable = false)]
+    router_external: Option<bool>,
+    #[schema(minimum = 68, maximum = 9216, nullable = false)]
+    mtu: Option<i32>,
+    #[schema(nullable = false)]
+    port_security_enabled: Option<bool>,
+    #[schema(rename = "provider:network_type", nullable = false, inline)]
+    network_type: Option<NetworkType>,
+    #[schema(rename = "provider:physical_network", max_length = 64)]
+    physical_network: Option<String>,
+    #[schema(rename = "provider:segmentation_id", minimum = 1, maximum = 16777215)]
+    segmentation_id: Option<i32>,
+    /// The owner (another project than the caller's needs an admin).
+    #[schema(max_length = 255, nullable = false)]
+    project_id: Option<String>,
+    /// The same as `project_id`.
+    #[schema(max_length = 255, nullable = false)]
+    tenant_id: Option<String>,
+    /// Accepted and ignored (no availability zones).
+    #[schema(value_type = Option<Vec<String>>)]
+    availability_zone_hints: Option<Value>,
+}
+
+/// One network (`network`) or, in bulk, several (`networks`), made all or
+/// nothing.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum NetworkCreateBody {
+    One { network: NetworkCreate },
+    Bulk { networks: Vec<NetworkCreate> },
+}
+
+/// The new network, or the new networks of a bulk request.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum NetworkCreated {
+    One { network: NetworkDoc },
+    Bulk { networks: Vec<NetworkDoc> },
+}
+
+/// The attributes a network update may change (`shared` and
+/// `router:external` need an admin; provider attributes cannot change).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NetworkUpdate {
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    admin_state_up: Option<bool>,
+    #[schema(nullable = false)]
+    shared: Option<bool>,
+    #[schema(rename = "router:external", nullable = false)]
+    router_external: Option<bool>,
+    #[schema(minimum = 68, maximum = 9216, nullable = false)]
+    mtu: Option<i32>,
+    #[schema(nullable = false)]
+    port_security_enabled: Option<bool>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NetworkUpdateBody {
+    network: NetworkUpdate,
+}
+
+crate::neutron_filters!(NetworkFilters:
+    "id" = Str, "name" = Str, "description" = Str, "project_id" = Str, "tenant_id" = Str,
+    "admin_state_up" = Bool, "status" = Str, "shared" = Bool, "router:external" = Bool, "mtu" = Int,
+    "port_security_enabled" = Bool, "provider:network_type" = Str, "provider:physical_network" = Str,
+    "provider:segmentation_id" = Int, "subnets" = Str, "revision_number" = Int,
+);
 
 /// A network as Neutron shows it; provider attributes only to admins.
 pub fn view(ctx: &AuthContext, n: &Network, subnets: Vec<String>) -> Value {
@@ -81,6 +250,10 @@ async fn subnet_ids(state: &NetworkState, ids: Vec<String>) -> Result<std::colle
     Ok(map)
 }
 
+/// Lists the networks the caller may see: its project's, shared and
+/// external ones (every network for admins).
+#[utoipa::path(get, path = "/v2.0/networks", tag = "networks", params(NetworkFilters, ListParams),
+    responses((status = 200, description = "The networks.", body = NetworkList)))]
 async fn list(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) -> Result<HttpResponse> {
     let q = ListQuery::parse(&req)?;
     let project = scope(&caller);
@@ -90,6 +263,10 @@ async fn list(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) 
     Ok(HttpResponse::Ok().json(q.respond(&state, "networks", items, &|_, _, _| None)?))
 }
 
+/// Shows a network.
+#[utoipa::path(get, path = "/v2.0/networks/{id}", tag = "networks",
+    params(("id" = String, Path, description = "The network's id."), FieldsParam),
+    responses((status = 200, description = "The network.", body = NetworkOne)))]
 async fn show(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -182,6 +359,15 @@ fn segment(obj: &Map<String, Value>) -> Result<(Option<String>, Option<String>, 
     Ok((Some(kind), physnet, seg))
 }
 
+/// Creates a network (or several: all or nothing), and the project's
+/// default security group with its first one.
+#[utoipa::path(post, path = "/v2.0/networks", tag = "networks", request_body = NetworkCreateBody,
+    responses((status = 201, description = "The new network(s).", body = NetworkCreated,
+        links(("Show" = (operation_id = "networks.show", parameters(("id" = "$response.body#/network/id")))), ("Update" = (operation_id = "networks.update", parameters(("id" = "$response.body#/network/id")))), ("Delete" = (operation_id = "networks.delete", parameters(("id" = "$response.body#/network/id")))),
+        ("CreateSubnet" = (operation_id = "subnets.create", request_body = json!({"subnet": {
+            "network_id": "$response.body#/network/id", "cidr": "10.20.0.0/24", "ip_version": 4}}))),
+        ("CreatePort" = (operation_id = "ports.create",
+            request_body = json!({"port": {"network_id": "$response.body#/network/id"}})))))))]
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
@@ -256,6 +442,10 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
     Ok(view(caller, &n, Vec::new()))
 }
 
+/// Updates a network.
+#[utoipa::path(put, path = "/v2.0/networks/{id}", tag = "networks",
+    params(("id" = String, Path, description = "The network's id.")), request_body = NetworkUpdateBody,
+    responses((status = 200, description = "The updated network.", body = NetworkOne)))]
 async fn update(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -310,6 +500,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({"network": view(&caller, &n, subnets)})))
 }
 
+/// Deletes a network without ports, and its subnets.
+#[utoipa::path(delete, path = "/v2.0/networks/{id}", tag = "networks",
+    params(("id" = String, Path, description = "The network's id.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     let n = visible(&state, &caller, &id).await?;
     if !owns(&caller, &n.project_id) {

@@ -7,13 +7,17 @@ use std::net::IpAddr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use utoipa::ToSchema;
+
 use super::error::{NeutronError, Result};
 use super::ipam::{Cidr, parse_ip};
+use super::openapi::{FieldsParam, Link, ListParams};
 use super::security_groups;
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::engine::ipam::{FixedIp, allocate, random_mac};
 use crate::reporters::contrail::push::PortSync;
 use crate::storage::StorageError;
@@ -66,12 +70,275 @@ const VNIC_TYPES: &[&str] = &[
 /// Attributes only administrators see and set (Neutron's default policy).
 const ADMIN_BINDING: &[&str] = &["binding:host_id", "binding:profile"];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2.0/ports", web::get().to(list))
-        .route("/v2.0/ports", web::post().to(create))
-        .route("/v2.0/ports/{id}", web::get().to(show))
-        .route("/v2.0/ports/{id}", web::put().to(update))
-        .route("/v2.0/ports/{id}", web::delete().to(delete));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, update, delete);
+}
+
+/// An address of a port.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FixedIpDoc {
+    subnet_id: String,
+    ip_address: String,
+}
+
+/// An address of a port, as requested: a subnet (any free address of it),
+/// an address, or both.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FixedIpRequest {
+    #[schema(nullable = false)]
+    subnet_id: Option<String>,
+    #[schema(nullable = false)]
+    ip_address: Option<String>,
+}
+
+/// An address (or CIDR) the port may also send from, with a MAC address.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AddressPair {
+    /// An IP address or CIDR.
+    ip_address: String,
+    #[schema(nullable = false)]
+    mac_address: Option<String>,
+}
+
+/// A port as Neutron shows it; the binding's host, profile and VIF only to
+/// admins.
+#[derive(ToSchema)]
+#[schema(as = Port)]
+#[allow(dead_code)]
+pub struct PortDoc {
+    #[schema(format = Uuid)]
+    id: String,
+    name: String,
+    description: String,
+    network_id: String,
+    project_id: String,
+    tenant_id: String,
+    mac_address: String,
+    admin_state_up: bool,
+    /// `ACTIVE` when bound and administratively up, else `DOWN`.
+    status: String,
+    device_id: String,
+    device_owner: String,
+    fixed_ips: Vec<FixedIpDoc>,
+    /// The ids of its security groups.
+    security_groups: Vec<String>,
+    port_security_enabled: bool,
+    allowed_address_pairs: Vec<AddressPair>,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    extra_dhcp_opts: Vec<Value>,
+    #[schema(rename = "binding:vnic_type")]
+    vnic_type: String,
+    /// Always `immediate`.
+    ip_allocation: String,
+    /// Always false.
+    propagate_uplink_status: bool,
+    /// Always empty.
+    tags: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    revision_number: i64,
+    /// (admin) The host the port is bound to (for bare metal: the Ironic
+    /// node); empty when unbound.
+    #[schema(rename = "binding:host_id", nullable = false)]
+    host_id: Option<String>,
+    /// (admin) For bare metal, `local_link_information`: the switch ports.
+    #[schema(rename = "binding:profile", value_type = Object, required = false)]
+    profile: Value,
+    /// (admin) `unbound` or `other`.
+    #[schema(rename = "binding:vif_type", nullable = false)]
+    vif_type: Option<String>,
+    /// (admin)
+    #[schema(rename = "binding:vif_details", value_type = Object, required = false)]
+    vif_details: Value,
+}
+
+/// A list of ports; `ports_links` holds the `next`/`previous` pages when
+/// paging.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PortList {
+    ports: Vec<PortDoc>,
+    ports_links: Option<Vec<Link>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PortOne {
+    port: PortDoc,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum VnicType {
+    Normal,
+    Direct,
+    Macvtap,
+    Baremetal,
+    DirectPhysical,
+    VirtioForwarder,
+    SmartNic,
+    Vdpa,
+    RemoteManaged,
+}
+
+/// The attributes of a new port: `network_id` is required. Without
+/// `fixed_ips` the port gets an address of each subnet of the network;
+/// without `security_groups` (and with port security) the project's
+/// default group. `binding:host_id` and `binding:profile` need an admin.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PortCreate {
+    #[schema(max_length = 36)]
+    network_id: String,
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    admin_state_up: Option<bool>,
+    /// A unicast MAC address; a random one when absent.
+    #[schema(nullable = false)]
+    mac_address: Option<String>,
+    #[schema(nullable = false)]
+    fixed_ips: Option<Vec<FixedIpRequest>>,
+    #[schema(max_length = 255, nullable = false)]
+    device_id: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    device_owner: Option<String>,
+    /// The network's setting when absent.
+    #[schema(nullable = false)]
+    port_security_enabled: Option<bool>,
+    #[schema(nullable = false)]
+    allowed_address_pairs: Option<Vec<AddressPair>>,
+    /// Security group ids; null for none.
+    security_groups: Option<Vec<String>>,
+    #[schema(rename = "binding:vnic_type", nullable = false, inline)]
+    vnic_type: Option<VnicType>,
+    /// The Ironic node the port is bound to; null or empty to unbind.
+    #[schema(rename = "binding:host_id", max_length = 255)]
+    host_id: Option<String>,
+    /// `local_link_information`: a list of switch ports, each with a
+    /// `port_id` and a `switch_id` or `switch_info`. Null for none.
+    #[schema(rename = "binding:profile", value_type = Option<Object>)]
+    profile: Option<Value>,
+    /// The owner (another project than the caller's needs an admin).
+    #[schema(max_length = 255, nullable = false)]
+    project_id: Option<String>,
+    /// The same as `project_id`.
+    #[schema(max_length = 255, nullable = false)]
+    tenant_id: Option<String>,
+}
+
+/// One port (`port`) or, in bulk, several (`ports`), made all or nothing.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum PortCreateBody {
+    One { port: PortCreate },
+    Bulk { ports: Vec<PortCreate> },
+}
+
+/// The new port, or the new ports of a bulk request.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum PortCreated {
+    One { port: PortDoc },
+    Bulk { ports: Vec<PortDoc> },
+}
+
+/// The attributes a port update may change. A new `fixed_ips` replaces the
+/// addresses; `mac_address` needs an admin and an unbound port.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PortUpdate {
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    admin_state_up: Option<bool>,
+    #[schema(nullable = false)]
+    mac_address: Option<String>,
+    #[schema(nullable = false)]
+    fixed_ips: Option<Vec<FixedIpRequest>>,
+    #[schema(max_length = 255, nullable = false)]
+    device_id: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    device_owner: Option<String>,
+    #[schema(nullable = false)]
+    port_security_enabled: Option<bool>,
+    #[schema(nullable = false)]
+    allowed_address_pairs: Option<Vec<AddressPair>>,
+    /// Security group ids; null for none.
+    security_groups: Option<Vec<String>>,
+    #[schema(rename = "binding:vnic_type", nullable = false, inline)]
+    vnic_type: Option<VnicType>,
+    /// The Ironic node the port is bound to; null or empty to unbind.
+    #[schema(rename = "binding:host_id", max_length = 255)]
+    host_id: Option<String>,
+    /// `local_link_information`: a list of switch ports, each with a
+    /// `port_id` and a `switch_id` or `switch_info`. Null for none.
+    #[schema(rename = "binding:profile", value_type = Option<Object>)]
+    profile: Option<Value>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PortUpdateBody {
+    port: PortUpdate,
+}
+
+/// The port filters, `fixed_ips` aside: its values are `ip_address=…`,
+/// `subnet_id=…` or `ip_address_substr=…` (a bare address is an
+/// `ip_address`), and a port must match every one.
+pub struct PortFilters;
+
+impl utoipa::IntoParams for PortFilters {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use super::openapi::Kind::*;
+        let mut params = super::openapi::filters(&[
+            ("id", Str),
+            ("name", Str),
+            ("description", Str),
+            ("network_id", Str),
+            ("project_id", Str),
+            ("tenant_id", Str),
+            ("mac_address", Str),
+            ("admin_state_up", Bool),
+            ("status", Str),
+            ("device_id", Str),
+            ("device_owner", Str),
+            ("fixed_ips", Str),
+            ("security_groups", Str),
+            ("port_security_enabled", Bool),
+            ("binding:vnic_type", Str),
+            ("binding:host_id", Str),
+            ("revision_number", Int),
+        ]);
+        for p in &mut params {
+            if p.name == "fixed_ips" {
+                p.description = Some(
+                    "Only those with an address matching every value: `ip_address=<address>`, \
+                     `subnet_id=<id>` or `ip_address_substr=<part of an address>`."
+                        .into(),
+                );
+            }
+        }
+        params
+    }
 }
 
 fn json_of(s: &str, default: Value) -> Value {
@@ -133,6 +400,9 @@ fn fixed_ips_filter(key: &str, wanted: &[String], item: &Value) -> Option<bool> 
     }))
 }
 
+/// Lists the caller's project's ports (every port for admins).
+#[utoipa::path(get, path = "/v2.0/ports", tag = "ports", params(PortFilters, ListParams),
+    responses((status = 200, description = "The ports.", body = PortList)))]
 async fn list(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) -> Result<HttpResponse> {
     let q = ListQuery::parse(&req)?;
     let project = scope(&caller);
@@ -148,6 +418,10 @@ async fn list(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) 
     Ok(HttpResponse::Ok().json(q.respond(&state, "ports", items, &fixed_ips_filter)?))
 }
 
+/// Shows a port.
+#[utoipa::path(get, path = "/v2.0/ports/{id}", tag = "ports",
+    params(("id" = String, Path, description = "The port's id."), FieldsParam),
+    responses((status = 200, description = "The port.", body = PortOne)))]
 async fn show(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -263,6 +537,11 @@ fn address_pairs(v: &Value) -> Result<String> {
     Ok(v.to_string())
 }
 
+/// Creates a port on a network (or several: all or nothing), with its
+/// addresses, MAC, security groups and binding.
+#[utoipa::path(post, path = "/v2.0/ports", tag = "ports", request_body = PortCreateBody,
+    responses((status = 201, description = "The new port(s).", body = PortCreated,
+        links(("Show" = (operation_id = "ports.show", parameters(("id" = "$response.body#/port/id")))), ("Update" = (operation_id = "ports.update", parameters(("id" = "$response.body#/port/id")))), ("Delete" = (operation_id = "ports.delete", parameters(("id" = "$response.body#/port/id"))))))))]
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
@@ -358,6 +637,11 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
     Ok(view(caller, &p, &ips))
 }
 
+/// Updates a port: binding it to a bare-metal node's switch ports sets
+/// `binding:host_id` and `binding:profile`.
+#[utoipa::path(put, path = "/v2.0/ports/{id}", tag = "ports",
+    params(("id" = String, Path, description = "The port's id.")), request_body = PortUpdateBody,
+    responses((status = 200, description = "The updated port.", body = PortOne)))]
 async fn update(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -439,6 +723,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({"port": view(&caller, &p, &ips)})))
 }
 
+/// Deletes a port, releasing its addresses.
+#[utoipa::path(delete, path = "/v2.0/ports/{id}", tag = "ports",
+    params(("id" = String, Path, description = "The port's id.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     let p = visible(&state, &caller, &id).await?;
     if !owns(&caller, &p.project_id) {

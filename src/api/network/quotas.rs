@@ -6,25 +6,140 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use utoipa::ToSchema;
+
 use super::error::{NeutronError, Result};
 use super::{Caller, NetworkState, body_object, get_bool, project};
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::security_groups::{self as db, QUOTA_DEFAULTS, Quota};
 
 /// Neutron's `DB_INTEGER_MAX_VALUE`.
 const MAX_LIMIT: i64 = 2_147_483_647;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn routes(r: &mut Routes) {
     // The named actions come before `{id}`, which would match them too.
-    cfg.route("/v2.0/quotas", web::get().to(list))
-        .route("/v2.0/quotas/project", web::get().to(|c: Caller| own_project(c, "project")))
-        .route("/v2.0/quotas/tenant", web::get().to(|c: Caller| own_project(c, "tenant")))
-        .route("/v2.0/quotas/{id}", web::get().to(show))
-        .route("/v2.0/quotas/{id}", web::put().to(update))
-        .route("/v2.0/quotas/{id}", web::delete().to(reset))
-        .route("/v2.0/quotas/{id}/default", web::get().to(defaults))
-        .route("/v2.0/quotas/{id}/details", web::get().to(details))
-        .route("/v2.0/quotas/{id}/details.json", web::get().to(details));
+    crate::routes!(r; list, own_project, own_tenant, show, update, reset, defaults,
+        details | "/v2.0/quotas/{id}/details.json");
+}
+
+/// A project's limits (-1 for no limit).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Limits {
+    network: i64,
+    subnet: i64,
+    port: i64,
+    security_group: i64,
+    security_group_rule: i64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LimitsOne {
+    quota: Limits,
+}
+
+/// The limits of a project that has limits of its own.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectLimits {
+    project_id: String,
+    tenant_id: String,
+    network: i64,
+    subnet: i64,
+    port: i64,
+    security_group: i64,
+    security_group_rule: i64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LimitsList {
+    quotas: Vec<ProjectLimits>,
+}
+
+/// A limit and its use.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Usage {
+    /// -1 for no limit.
+    limit: i64,
+    used: i64,
+    /// Always 0.
+    reserved: i64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Details {
+    network: Usage,
+    subnet: Usage,
+    port: Usage,
+    security_group: Usage,
+    security_group_rule: Usage,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DetailsOne {
+    quota: Details,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectId {
+    project_id: String,
+}
+
+/// The caller's project.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OwnProject {
+    project: ProjectId,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TenantId {
+    tenant_id: String,
+}
+
+/// The caller's project, in the legacy words.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OwnTenant {
+    tenant: TenantId,
+}
+
+/// New limits: each an integer from -1 (no limit) up (or its string). A
+/// limit below what the project uses is refused unless `force` is true.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LimitsUpdate {
+    #[schema(minimum = -1, maximum = 2147483647, nullable = false)]
+    network: Option<i64>,
+    #[schema(minimum = -1, maximum = 2147483647, nullable = false)]
+    subnet: Option<i64>,
+    #[schema(minimum = -1, maximum = 2147483647, nullable = false)]
+    port: Option<i64>,
+    #[schema(minimum = -1, maximum = 2147483647, nullable = false)]
+    security_group: Option<i64>,
+    #[schema(minimum = -1, maximum = 2147483647, nullable = false)]
+    security_group_rule: Option<i64>,
+    /// Set limits below the current use too.
+    #[schema(nullable = false)]
+    force: Option<bool>,
+    /// Accepted (the opposite of `force`; checking is the default).
+    #[schema(nullable = false)]
+    check_limit: Option<bool>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LimitsUpdateBody {
+    quota: LimitsUpdate,
 }
 
 fn limits_view(limits: &[(&str, i64)]) -> Map<String, Value> {
@@ -40,14 +155,31 @@ fn may_read(ctx: &AuthContext, project_id: &str) -> Result<()> {
     }
 }
 
-async fn own_project(caller: Caller, key: &'static str) -> Result<HttpResponse> {
+/// The caller's project id.
+#[utoipa::path(get, path = "/v2.0/quotas/project", tag = "quotas",
+    responses((status = 200, description = "The caller's project.", body = OwnProject)))]
+async fn own_project(caller: Caller) -> Result<HttpResponse> {
+    own(caller, "project")
+}
+
+/// The caller's project id, as `tenant_id`.
+#[utoipa::path(get, path = "/v2.0/quotas/tenant", tag = "quotas",
+    responses((status = 200, description = "The caller's project.", body = OwnTenant)))]
+async fn own_tenant(caller: Caller) -> Result<HttpResponse> {
+    own(caller, "tenant")
+}
+
+fn own(caller: Caller, key: &'static str) -> Result<HttpResponse> {
     let Some(p) = project(&caller) else {
         return Err(NeutronError::bad("Tenant-id was missing from quota request."));
     };
     Ok(HttpResponse::Ok().json(json!({ key: { format!("{key}_id"): p } })))
 }
 
-/// The projects with limits of their own, each with all its limits.
+/// (admin) The projects with limits of their own, each with all its
+/// limits.
+#[utoipa::path(get, path = "/v2.0/quotas", tag = "quotas",
+    responses((status = 200, description = "The projects with limits of their own.", body = LimitsList)))]
 async fn list(caller: Caller, state: web::Data<NetworkState>) -> Result<HttpResponse> {
     if !caller.is_admin() {
         return Err(NeutronError::forbidden("rule:get_quota is disallowed by policy"));
@@ -70,6 +202,9 @@ async fn list(caller: Caller, state: web::Data<NetworkState>) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(json!({ "quotas": projects })))
 }
 
+/// A project's limits.
+#[utoipa::path(get, path = "/v2.0/quotas/{id}", tag = "quotas", params(("id" = String, Path, description = "A project id.")),
+    responses((status = 200, description = "The project's limits.", body = LimitsOne)))]
 async fn show(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     may_read(&caller, &id)?;
     let id = id.into_inner();
@@ -77,13 +212,18 @@ async fn show(caller: Caller, state: web::Data<NetworkState>, id: web::Path<Stri
     Ok(HttpResponse::Ok().json(json!({ "quota": limits_view(&limits) })))
 }
 
+/// The default limits.
+#[utoipa::path(get, path = "/v2.0/quotas/{id}/default", tag = "quotas", params(("id" = String, Path, description = "A project id.")),
+    responses((status = 200, description = "The default limits.", body = LimitsOne)))]
 async fn defaults(caller: Caller, id: web::Path<String>) -> Result<HttpResponse> {
     may_read(&caller, &id)?;
     Ok(HttpResponse::Ok().json(json!({ "quota": limits_view(QUOTA_DEFAULTS) })))
 }
 
-/// Limits with what is used of them (`reserved` is always 0: creations
+/// A project's limits with what is used of them (`reserved` is always 0: creations
 /// count in their own transaction instead of reserving).
+#[utoipa::path(get, path = "/v2.0/quotas/{id}/details", tag = "quotas", params(("id" = String, Path, description = "A project id.")),
+    responses((status = 200, description = "Each limit with its use.", body = DetailsOne)))]
 async fn details(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     if project(&caller) != Some(id.as_str()) && !caller.is_admin() {
         return Err(NeutronError::forbidden(
@@ -130,8 +270,10 @@ fn limit(key: &str, v: &Value) -> Result<i64> {
     Ok(n)
 }
 
-/// Sets some limits. As Neutron since 2025.1, a limit below what the
+/// (admin) Sets some of a project's limits. As Neutron since 2025.1, a limit below what the
 /// project already uses is refused unless `force` is true.
+#[utoipa::path(put, path = "/v2.0/quotas/{id}", tag = "quotas", params(("id" = String, Path, description = "A project id.")), request_body = LimitsUpdateBody,
+    responses((status = 200, description = "The project's limits.", body = LimitsOne)))]
 async fn update(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -180,6 +322,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({ "quota": limits_view(&limits) })))
 }
 
+/// (admin) Resets a project's limits to the defaults.
+#[utoipa::path(delete, path = "/v2.0/quotas/{id}", tag = "quotas", params(("id" = String, Path, description = "A project id.")),
+    responses((status = 204, description = "Reset.")))]
 async fn reset(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     if !caller.is_admin() {
         return Err(NeutronError::forbidden("rule:delete_quota is disallowed by policy"));

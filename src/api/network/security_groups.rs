@@ -8,12 +8,16 @@ use std::net::IpAddr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use utoipa::ToSchema;
+
 use super::error::{NeutronError, Result};
+use super::openapi::{FieldsParam, Link, ListParams};
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owner_of_new, owns, project, scope,
     select_fields, ts,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::storage::network::Port;
 use crate::storage::security_groups::{self as db, Rule, SecurityGroup};
 use crate::storage::{DbConn, StorageError, StorageResult};
@@ -83,17 +87,210 @@ const IPV6_ONLY: &[&str] = &[
     "43",
 ];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2.0/security-groups", web::get().to(list_groups))
-        .route("/v2.0/security-groups", web::post().to(create_group))
-        .route("/v2.0/security-groups/{id}", web::get().to(show_group))
-        .route("/v2.0/security-groups/{id}", web::put().to(update_group))
-        .route("/v2.0/security-groups/{id}", web::delete().to(delete_group))
-        .route("/v2.0/security-group-rules", web::get().to(list_rules))
-        .route("/v2.0/security-group-rules", web::post().to(create_rule))
-        .route("/v2.0/security-group-rules/{id}", web::get().to(show_rule))
-        .route("/v2.0/security-group-rules/{id}", web::delete().to(delete_rule));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list_groups, create_group, show_group, update_group, delete_group,
+        list_rules, create_rule, show_rule, delete_rule);
 }
+
+/// A rule of a security group.
+#[derive(ToSchema)]
+#[schema(as = SecurityGroupRule)]
+#[allow(dead_code)]
+pub struct RuleDoc {
+    #[schema(format = Uuid)]
+    id: String,
+    security_group_id: String,
+    project_id: String,
+    tenant_id: String,
+    /// `ingress` or `egress`.
+    direction: String,
+    /// `IPv4` or `IPv6`.
+    ethertype: String,
+    /// A protocol name or number; null for any.
+    protocol: Option<String>,
+    /// The first port (TCP, UDP…) or the ICMP type; null for any.
+    port_range_min: Option<i32>,
+    /// The last port or the ICMP code; null for any.
+    port_range_max: Option<i32>,
+    remote_ip_prefix: Option<String>,
+    /// `remote_ip_prefix` with its host bits cleared.
+    normalized_cidr: Option<String>,
+    remote_group_id: Option<String>,
+    /// Always null (no address groups).
+    #[schema(value_type = Option<String>)]
+    remote_address_group_id: (),
+    /// Whether the rule is of its project's default group.
+    belongs_to_default_sg: bool,
+    description: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    revision_number: i64,
+}
+
+/// A security group with its rules.
+#[derive(ToSchema)]
+#[schema(as = SecurityGroup)]
+#[allow(dead_code)]
+pub struct GroupDoc {
+    #[schema(format = Uuid)]
+    id: String,
+    name: String,
+    description: String,
+    project_id: String,
+    tenant_id: String,
+    stateful: bool,
+    /// Always false (no RBAC sharing).
+    shared: bool,
+    security_group_rules: Vec<RuleDoc>,
+    /// Always empty.
+    tags: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    revision_number: i64,
+}
+
+/// A list of security groups; `security_groups_links` holds the
+/// `next`/`previous` pages when paging.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GroupList {
+    security_groups: Vec<GroupDoc>,
+    security_groups_links: Option<Vec<Link>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GroupOne {
+    security_group: GroupDoc,
+}
+
+/// A new security group (it starts with the two egress rules). `default`
+/// is the project's own group's name.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct GroupCreate {
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    stateful: Option<bool>,
+    /// The owner (another project than the caller's needs an admin).
+    #[schema(max_length = 255, nullable = false)]
+    project_id: Option<String>,
+    /// The same as `project_id`.
+    #[schema(max_length = 255, nullable = false)]
+    tenant_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GroupCreateBody {
+    security_group: GroupCreate,
+}
+
+/// What a group update may change (the default group keeps its name;
+/// `stateful` cannot change while ports use the group).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct GroupUpdate {
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    #[schema(nullable = false)]
+    stateful: Option<bool>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GroupUpdateBody {
+    security_group: GroupUpdate,
+}
+
+/// A list of rules; `security_group_rules_links` holds the
+/// `next`/`previous` pages when paging.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RuleList {
+    security_group_rules: Vec<RuleDoc>,
+    security_group_rules_links: Option<Vec<Link>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RuleOne {
+    security_group_rule: RuleDoc,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// A new rule: `security_group_id` and `direction` are required. Ports
+/// need a protocol (TCP, UDP, SCTP, DCCP, UDP-Lite: the range; ICMP: type
+/// and code); one remote at most.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RuleCreate {
+    #[schema(max_length = 36)]
+    security_group_id: String,
+    #[schema(inline)]
+    direction: Direction,
+    /// `IPv4` (the default) or `IPv6`, in any case.
+    #[schema(nullable = false)]
+    ethertype: Option<String>,
+    /// A protocol name (any case), a number 0–255 (or its string), `any` or
+    /// null for any.
+    #[schema(value_type = Option<String>)]
+    protocol: Option<Value>,
+    #[schema(minimum = 0, maximum = 65535)]
+    port_range_min: Option<i32>,
+    #[schema(minimum = 0, maximum = 65535)]
+    port_range_max: Option<i32>,
+    /// An address or CIDR of the rule's ethertype.
+    remote_ip_prefix: Option<String>,
+    remote_group_id: Option<String>,
+    /// Address groups are not offered: any id is not found.
+    remote_address_group_id: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    /// The owner (another project than the caller's needs an admin).
+    #[schema(max_length = 255, nullable = false)]
+    project_id: Option<String>,
+    /// The same as `project_id`.
+    #[schema(max_length = 255, nullable = false)]
+    tenant_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RuleCreateBody {
+    security_group_rule: RuleCreate,
+}
+
+crate::neutron_filters!(GroupFilters:
+    "id" = Str, "name" = Str, "description" = Str, "project_id" = Str, "tenant_id" = Str, "stateful" = Bool,
+    "shared" = Bool, "revision_number" = Int,
+);
+
+crate::neutron_filters!(RuleFilters:
+    "id" = Str, "security_group_id" = Str, "project_id" = Str, "tenant_id" = Str, "direction" = Str,
+    "ethertype" = Str, "protocol" = Str, "port_range_min" = Int, "port_range_max" = Int,
+    "remote_ip_prefix" = Str, "normalized_cidr" = Str, "remote_group_id" = Str, "description" = Str,
+    "belongs_to_default_sg" = Bool, "revision_number" = Int,
+);
 
 /// A value as Python's `%s` prints it, for messages that quote input.
 fn raw(v: &Value) -> String {
@@ -215,6 +412,10 @@ fn group_name(obj: &Map<String, Value>) -> Result<Option<String>> {
     Ok(name)
 }
 
+/// Lists the caller's project's security groups (every group for admins),
+/// making the project's default group first if it has none.
+#[utoipa::path(get, path = "/v2.0/security-groups", tag = "security-groups", params(GroupFilters, ListParams),
+    responses((status = 200, description = "The security groups.", body = GroupList)))]
 async fn list_groups(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) -> Result<HttpResponse> {
     let q = ListQuery::parse(&req)?;
     ensure_default_for_list(&state, &caller, &q).await?;
@@ -224,6 +425,10 @@ async fn list_groups(caller: Caller, state: web::Data<NetworkState>, req: HttpRe
     Ok(HttpResponse::Ok().json(q.respond(&state, "security_groups", items, &|_, _, _| None)?))
 }
 
+/// Shows a security group with its rules.
+#[utoipa::path(get, path = "/v2.0/security-groups/{id}", tag = "security-groups",
+    params(("id" = String, Path, description = "The group's id."), FieldsParam),
+    responses((status = 200, description = "The security group.", body = GroupOne)))]
 async fn show_group(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -235,6 +440,12 @@ async fn show_group(
     Ok(HttpResponse::Ok().json(json!({"security_group": select_fields(&req, view)})))
 }
 
+/// Creates a security group with the two egress rules.
+#[utoipa::path(post, path = "/v2.0/security-groups", tag = "security-groups", request_body = GroupCreateBody,
+    responses((status = 201, description = "The new security group.", body = GroupOne,
+        links(("Show" = (operation_id = "security_groups.show_group", parameters(("id" = "$response.body#/security_group/id")))), ("Update" = (operation_id = "security_groups.update_group", parameters(("id" = "$response.body#/security_group/id")))), ("Delete" = (operation_id = "security_groups.delete_group", parameters(("id" = "$response.body#/security_group/id")))),
+        ("CreateRule" = (operation_id = "security_groups.create_rule", request_body = json!({"security_group_rule": {
+            "security_group_id": "$response.body#/security_group/id", "direction": "ingress"}})))))))]
 async fn create_group(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let obj = body_object(&body, "security_group", GROUP_CREATE)?;
     let name = group_name(&obj)?.unwrap_or_default();
@@ -269,6 +480,10 @@ async fn create_group(caller: Caller, state: web::Data<NetworkState>, body: web:
     Ok(HttpResponse::Created().json(json!({"security_group": group_view(&g, &rules, false)})))
 }
 
+/// Updates a security group.
+#[utoipa::path(put, path = "/v2.0/security-groups/{id}", tag = "security-groups",
+    params(("id" = String, Path, description = "The group's id.")), request_body = GroupUpdateBody,
+    responses((status = 200, description = "The updated security group.", body = GroupOne)))]
 async fn update_group(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -326,6 +541,10 @@ async fn update_group(
     Ok(HttpResponse::Ok().json(json!({"security_group": group_view(&g, &rules, is_default)})))
 }
 
+/// Deletes a security group no port uses (a default group: admins only).
+#[utoipa::path(delete, path = "/v2.0/security-groups/{id}", tag = "security-groups",
+    params(("id" = String, Path, description = "The group's id.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete_group(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     let g = visible_group(&state, &caller, &id).await?;
     if !owns(&caller, &g.project_id) {
@@ -649,6 +868,11 @@ async fn visible_rule(state: &NetworkState, ctx: &AuthContext, id: &str) -> Resu
     Ok((r, g, is_default))
 }
 
+/// Lists the rules the caller may see: its project's and those of its
+/// project's groups (every rule for admins).
+#[utoipa::path(get, path = "/v2.0/security-group-rules", tag = "security-group-rules",
+    params(RuleFilters, ListParams),
+    responses((status = 200, description = "The rules.", body = RuleList)))]
 async fn list_rules(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) -> Result<HttpResponse> {
     let q = ListQuery::parse(&req)?;
     ensure_default_for_list(&state, &caller, &q).await?;
@@ -666,6 +890,10 @@ async fn list_rules(caller: Caller, state: web::Data<NetworkState>, req: HttpReq
     Ok(HttpResponse::Ok().json(q.respond(&state, "security_group_rules", items, &|_, _, _| None)?))
 }
 
+/// Shows a security group rule.
+#[utoipa::path(get, path = "/v2.0/security-group-rules/{id}", tag = "security-group-rules",
+    params(("id" = String, Path, description = "The rule's id."), FieldsParam),
+    responses((status = 200, description = "The rule.", body = RuleOne)))]
 async fn show_rule(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -676,6 +904,12 @@ async fn show_rule(
     Ok(HttpResponse::Ok().json(json!({"security_group_rule": select_fields(&req, rule_view(&r, is_default))})))
 }
 
+/// Adds a rule to a security group.
+#[utoipa::path(post, path = "/v2.0/security-group-rules", tag = "security-group-rules",
+    request_body = RuleCreateBody,
+    responses((status = 201, description = "The new rule.", body = RuleOne,
+        links(("Show" = (operation_id = "security_groups.show_rule", parameters(("id" = "$response.body#/security_group_rule/id")))),
+            ("Delete" = (operation_id = "security_groups.delete_rule", parameters(("id" = "$response.body#/security_group_rule/id"))))))))]
 async fn create_rule(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let obj = body_object(&body, "security_group_rule", RULE_CREATE)?;
     let r = new_rule(&caller, &obj)?;
@@ -717,6 +951,10 @@ async fn create_rule(caller: Caller, state: web::Data<NetworkState>, body: web::
     Ok(HttpResponse::Created().json(json!({"security_group_rule": rule_view(&r, is_default)})))
 }
 
+/// Deletes a security group rule.
+#[utoipa::path(delete, path = "/v2.0/security-group-rules/{id}", tag = "security-group-rules",
+    params(("id" = String, Path, description = "The rule's id.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete_rule(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     let (r, g, _) = visible_rule(&state, &caller, &id).await?;
     if !owns(&caller, &r.project_id) && !owns(&caller, &g.project_id) {

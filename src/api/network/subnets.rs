@@ -6,12 +6,16 @@ use std::net::IpAddr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use utoipa::ToSchema;
+
 use super::error::{NeutronError, Result};
 use super::ipam::{Cidr, parse_ip, parse_pools, pools_json};
+use super::openapi::{FieldsParam, Link, ListParams};
 use super::{
     Caller, ListQuery, NetworkState, body_object, get_bool, get_str, new_id, now, owns, scope, select_fields, ts,
 };
 use crate::common::auth::AuthContext;
+use crate::common::openapi::Routes;
 use crate::reporters::contrail::push::network_changed;
 use crate::storage::StorageError;
 use crate::storage::network::{self as db, Subnet};
@@ -39,13 +43,199 @@ const UPDATE: &[&str] =
     &["name", "description", "gateway_ip", "enable_dhcp", "allocation_pools", "dns_nameservers", "host_routes"];
 const V6_MODES: &[&str] = &["slaac", "dhcpv6-stateful", "dhcpv6-stateless"];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2.0/subnets", web::get().to(list))
-        .route("/v2.0/subnets", web::post().to(create))
-        .route("/v2.0/subnets/{id}", web::get().to(show))
-        .route("/v2.0/subnets/{id}", web::put().to(update))
-        .route("/v2.0/subnets/{id}", web::delete().to(delete));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; list, create, show, update, delete);
 }
+
+/// A range of addresses handed out to ports.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AllocationPool {
+    start: String,
+    end: String,
+}
+
+/// A static route handed to the subnet's hosts.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HostRoute {
+    /// A CIDR of the subnet's IP version.
+    destination: String,
+    nexthop: String,
+}
+
+/// A subnet as Neutron shows it.
+#[derive(ToSchema)]
+#[schema(as = Subnet)]
+#[allow(dead_code)]
+pub struct SubnetDoc {
+    #[schema(format = Uuid)]
+    id: String,
+    name: String,
+    description: String,
+    network_id: String,
+    project_id: String,
+    tenant_id: String,
+    /// 4 or 6.
+    ip_version: i32,
+    cidr: String,
+    /// null when the subnet has no gateway.
+    gateway_ip: Option<String>,
+    enable_dhcp: bool,
+    allocation_pools: Vec<AllocationPool>,
+    dns_nameservers: Vec<String>,
+    host_routes: Vec<HostRoute>,
+    /// `slaac`, `dhcpv6-stateful` or `dhcpv6-stateless` (IPv6 only).
+    ipv6_ra_mode: Option<String>,
+    /// `slaac`, `dhcpv6-stateful` or `dhcpv6-stateless` (IPv6 only).
+    ipv6_address_mode: Option<String>,
+    /// Always null (no subnet pools).
+    #[schema(value_type = Option<String>)]
+    subnetpool_id: (),
+    /// Always null (no routed segments).
+    #[schema(value_type = Option<String>)]
+    segment_id: (),
+    /// Always empty.
+    service_types: Vec<String>,
+    /// Always empty.
+    tags: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    revision_number: i64,
+}
+
+/// A list of subnets; `subnets_links` holds the `next`/`previous` pages
+/// when paging.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SubnetList {
+    subnets: Vec<SubnetDoc>,
+    subnets_links: Option<Vec<Link>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SubnetOne {
+    subnet: SubnetDoc,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum Ipv6Mode {
+    Slaac,
+    Dhcpv6Stateful,
+    Dhcpv6Stateless,
+}
+
+/// 4 or 6.
+fn ip_version() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Integer)
+        .enum_values(Some([4, 6]))
+        .description(Some("4 or 6."))
+        .build()
+}
+
+/// The attributes of a new subnet: `network_id`, `cidr` and `ip_version`
+/// are required. Without `gateway_ip` the first host is the gateway (null
+/// for none); without `allocation_pools` the rest of the range is one pool.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SubnetCreate {
+    #[schema(max_length = 36)]
+    network_id: String,
+    /// A network address with its prefix length, e.g. `10.0.0.0/24`.
+    #[schema(max_length = 64)]
+    cidr: String,
+    #[schema(schema_with = ip_version)]
+    ip_version: i32,
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    /// A host address of the subnet; null for no gateway.
+    gateway_ip: Option<String>,
+    #[schema(nullable = false)]
+    enable_dhcp: Option<bool>,
+    #[schema(nullable = false)]
+    allocation_pools: Option<Vec<AllocationPool>>,
+    #[schema(nullable = false)]
+    dns_nameservers: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    host_routes: Option<Vec<HostRoute>>,
+    #[schema(nullable = false, inline)]
+    ipv6_ra_mode: Option<Ipv6Mode>,
+    #[schema(nullable = false, inline)]
+    ipv6_address_mode: Option<Ipv6Mode>,
+    /// The owner (another project than the caller's needs an admin).
+    #[schema(max_length = 255, nullable = false)]
+    project_id: Option<String>,
+    /// The same as `project_id`.
+    #[schema(max_length = 255, nullable = false)]
+    tenant_id: Option<String>,
+    /// Only null: subnet pools are not offered.
+    #[schema(value_type = Option<String>)]
+    subnetpool_id: (),
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Vec<String>>)]
+    service_types: Option<Value>,
+}
+
+/// One subnet (`subnet`) or, in bulk, several (`subnets`), made all or
+/// nothing.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum SubnetCreateBody {
+    One { subnet: SubnetCreate },
+    Bulk { subnets: Vec<SubnetCreate> },
+}
+
+/// The new subnet, or the new subnets of a bulk request.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum SubnetCreated {
+    One { subnet: SubnetDoc },
+    Bulk { subnets: Vec<SubnetDoc> },
+}
+
+/// The attributes a subnet update may change.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SubnetUpdate {
+    #[schema(max_length = 255, nullable = false)]
+    name: Option<String>,
+    #[schema(max_length = 255, nullable = false)]
+    description: Option<String>,
+    /// A host address of the subnet, outside its pools; null for no gateway.
+    gateway_ip: Option<String>,
+    #[schema(nullable = false)]
+    enable_dhcp: Option<bool>,
+    #[schema(nullable = false)]
+    allocation_pools: Option<Vec<AllocationPool>>,
+    #[schema(nullable = false)]
+    dns_nameservers: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    host_routes: Option<Vec<HostRoute>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SubnetUpdateBody {
+    subnet: SubnetUpdate,
+}
+
+crate::neutron_filters!(SubnetFilters:
+    "id" = Str, "name" = Str, "description" = Str, "network_id" = Str, "project_id" = Str, "tenant_id" = Str,
+    "ip_version" = Int, "cidr" = Str, "gateway_ip" = Str, "enable_dhcp" = Bool, "ipv6_ra_mode" = Str,
+    "ipv6_address_mode" = Str, "dns_nameservers" = Str, "revision_number" = Int,
+);
 
 fn json_list(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|_| json!([]))
@@ -75,6 +265,9 @@ async fn visible(state: &NetworkState, ctx: &AuthContext, id: &str) -> Result<Su
     Ok(s)
 }
 
+/// Lists the subnets of the networks the caller may see.
+#[utoipa::path(get, path = "/v2.0/subnets", tag = "subnets", params(SubnetFilters, ListParams),
+    responses((status = 200, description = "The subnets.", body = SubnetList)))]
 async fn list(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) -> Result<HttpResponse> {
     let q = ListQuery::parse(&req)?;
     let project = scope(&caller);
@@ -89,6 +282,10 @@ async fn list(caller: Caller, state: web::Data<NetworkState>, req: HttpRequest) 
     Ok(HttpResponse::Ok().json(q.respond(&state, "subnets", items, &|_, _, _| None)?))
 }
 
+/// Shows a subnet.
+#[utoipa::path(get, path = "/v2.0/subnets/{id}", tag = "subnets",
+    params(("id" = String, Path, description = "The subnet's id."), FieldsParam),
+    responses((status = 200, description = "The subnet.", body = SubnetOne)))]
 async fn show(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -114,7 +311,7 @@ fn ip_list(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>> {
     Ok(Some(out))
 }
 
-fn routes(obj: &Map<String, Value>, ip_version: i32) -> Result<Option<Value>> {
+fn host_routes(obj: &Map<String, Value>, ip_version: i32) -> Result<Option<Value>> {
     let Some(v) = obj.get("host_routes") else { return Ok(None) };
     let list = v.as_array().ok_or_else(|| NeutronError::invalid("host_routes must be a list"))?;
     let mut out = Vec::new();
@@ -152,6 +349,11 @@ fn gateway(obj: &Map<String, Value>, cidr: &Cidr) -> Result<Option<IpAddr>> {
     }
 }
 
+/// Creates a subnet of a network (or several: all or nothing); it may not
+/// overlap the network's other subnets.
+#[utoipa::path(post, path = "/v2.0/subnets", tag = "subnets", request_body = SubnetCreateBody,
+    responses((status = 201, description = "The new subnet(s).", body = SubnetCreated,
+        links(("Show" = (operation_id = "subnets.show", parameters(("id" = "$response.body#/subnet/id")))), ("Update" = (operation_id = "subnets.update", parameters(("id" = "$response.body#/subnet/id")))), ("Delete" = (operation_id = "subnets.delete", parameters(("id" = "$response.body#/subnet/id"))))))))]
 async fn create(caller: Caller, state: web::Data<NetworkState>, body: web::Bytes) -> Result<HttpResponse> {
     let undo = |id: String| {
         let storage = state.storage.clone();
@@ -225,7 +427,7 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
         allocation_pools: pools_json(&pools).to_string(),
         dns_nameservers: serde_json::to_string(&ip_list(&obj, "dns_nameservers")?.unwrap_or_default())
             .unwrap_or_default(),
-        host_routes: routes(&obj, ip_version)?.unwrap_or_else(|| json!([])).to_string(),
+        host_routes: host_routes(&obj, ip_version)?.unwrap_or_else(|| json!([])).to_string(),
         ipv6_ra_mode: modes[0].take(),
         ipv6_address_mode: modes[1].take(),
         revision_number: 1,
@@ -258,6 +460,10 @@ async fn create_one(caller: &AuthContext, state: &NetworkState, obj: Map<String,
     Ok(view(&s))
 }
 
+/// Updates a subnet.
+#[utoipa::path(put, path = "/v2.0/subnets/{id}", tag = "subnets",
+    params(("id" = String, Path, description = "The subnet's id.")), request_body = SubnetUpdateBody,
+    responses((status = 200, description = "The updated subnet.", body = SubnetOne)))]
 async fn update(
     caller: Caller,
     state: web::Data<NetworkState>,
@@ -295,7 +501,7 @@ async fn update(
     if let Some(v) = ip_list(&obj, "dns_nameservers")? {
         s.dns_nameservers = serde_json::to_string(&v).unwrap_or_default();
     }
-    if let Some(v) = routes(&obj, s.ip_version)? {
+    if let Some(v) = host_routes(&obj, s.ip_version)? {
         s.host_routes = v.to_string();
     }
     s.updated_at = now();
@@ -312,6 +518,10 @@ async fn update(
     Ok(HttpResponse::Ok().json(json!({"subnet": view(&s)})))
 }
 
+/// Deletes a subnet no port has an address of.
+#[utoipa::path(delete, path = "/v2.0/subnets/{id}", tag = "subnets",
+    params(("id" = String, Path, description = "The subnet's id.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(caller: Caller, state: web::Data<NetworkState>, id: web::Path<String>) -> Result<HttpResponse> {
     let s = visible(&state, &caller, &id).await?;
     if !owns(&caller, &s.project_id) {
