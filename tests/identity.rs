@@ -376,4 +376,41 @@ fn admin_workflow(s: &TestServer) {
     assert_error(call(Method::DELETE, &format!("/v3/roles/{rid}"), None), 403);
 }
 
-on_both_backends!(versions, project_token_validate_revoke, scopes, rescope_with_token, bad_input, admin_workflow,);
+/// Role options are Keystone's: an object whose only option is `immutable`
+/// (a boolean, or null to unset it); anything else is a 400.
+fn role_options(s: &TestServer) {
+    let admin = s.admin_token();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        s.client.request(method, s.url(path)).header("x-auth-token", &admin).json(&body).send().unwrap()
+    };
+    use reqwest::Method;
+    for bad in [json!([null, null]), json!(null), json!("x"), json!({"other": true}), json!({"immutable": "yes"})] {
+        let r = call(Method::POST, "/v3/roles", json!({"role": {"name": "opt", "options": bad}}));
+        assert_error(r, 400);
+    }
+    let r = call(Method::POST, "/v3/roles", json!({"role": {"name": "opt", "options": {"immutable": true}}}));
+    assert_eq!(r.status(), 201);
+    let role: Value = r.json().unwrap();
+    assert_eq!(role["role"]["options"], json!({"immutable": true}));
+    let id = role["role"]["id"].as_str().unwrap().to_string();
+    let path = format!("/v3/roles/{id}");
+    assert_error(call(Method::PATCH, &path, json!({"role": {"options": [1]}})), 400);
+    assert_error(call(Method::PATCH, &path, json!({"role": {"description": "locked"}})), 403);
+    // null unsets the option, and the role can change again
+    let r = call(Method::PATCH, &path, json!({"role": {"options": {"immutable": null}}}));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["role"]["options"], json!({}));
+    let r = call(Method::PATCH, &path, json!({"role": {"options": {}, "description": "free"}}));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["role"]["description"], "free");
+}
+
+on_both_backends!(
+    versions,
+    project_token_validate_revoke,
+    scopes,
+    rescope_with_token,
+    bad_input,
+    admin_workflow,
+    role_options,
+);

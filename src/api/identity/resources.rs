@@ -380,10 +380,19 @@ pub struct RoleDoc {
     domain_id: Option<String>,
     #[schema(nullable)]
     description: Option<String>,
-    /// `immutable` among them.
-    #[schema(value_type = Object)]
-    options: Value,
+    options: RoleOptions,
     links: SelfLink,
+}
+
+/// A role's options.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RoleOptions {
+    /// An immutable role can be neither changed nor deleted until this is
+    /// unset (false or null).
+    #[schema(nullable)]
+    immutable: Option<bool>,
 }
 
 #[derive(ToSchema)]
@@ -422,8 +431,7 @@ pub struct RoleFields {
     domain_id: Option<String>,
     #[schema(nullable)]
     description: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    options: Option<Value>,
+    options: Option<RoleOptions>,
 }
 
 #[derive(ToSchema)]
@@ -433,8 +441,7 @@ pub struct RolePatch {
     name: Option<String>,
     #[schema(nullable)]
     description: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    options: Option<Value>,
+    options: Option<RoleOptions>,
 }
 
 // ---- domains -------------------------------------------------------------------
@@ -1089,13 +1096,13 @@ async fn role_create(
 ) -> Result<HttpResponse> {
     require_admin(&caller, "create_role")?;
     let (mine, _) = split_extra(parse_wrapped(&body, "role")?, &["name", "domain_id", "description", "options"]);
-    let options = mine.get("options").cloned().unwrap_or_else(|| json!({}));
+    let options = role_options(&mine)?.unwrap_or_default();
     let r = Role {
         id: new_id(),
         name: required_name(&mine)?,
         domain_id: opt_string(&mine, "domain_id")?.unwrap_or_default(),
         description: opt_string(&mine, "description")?,
-        extra: json!({"options": options}).to_string(),
+        extra: merged_options("{}", options),
     };
     let row = r.clone();
     auth.storage
@@ -1111,6 +1118,44 @@ async fn role_create(
         })
         .await?;
     Ok(HttpResponse::Created().json(json!({"role": role_json(&state, &r)})))
+}
+
+/// Role options as Keystone validates them: an object whose only option is
+/// `immutable`, a boolean (null unsets it).
+fn role_options(m: &Map<String, Value>) -> Result<Option<Map<String, Value>>> {
+    match m.get("options") {
+        None => Ok(None),
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                if k != "immutable" {
+                    return Err(IdentityError::validation(format!(
+                        "options': Additional properties are not allowed ('{k}' was unexpected)"
+                    )));
+                }
+                if !matches!(v, Value::Bool(_) | Value::Null) {
+                    return Err(IdentityError::validation("options.immutable': must be a boolean or null"));
+                }
+            }
+            Ok(Some(o.clone()))
+        }
+        Some(_) => Err(IdentityError::validation("options': must be an object")),
+    }
+}
+
+/// `options` after a change: a null option is removed.
+fn merged_options(stored: &str, change: Map<String, Value>) -> String {
+    let mut options = serde_json::from_str::<Value>(stored)
+        .ok()
+        .and_then(|v| v.get("options").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+    for (k, v) in change {
+        if v.is_null() {
+            options.remove(&k);
+        } else {
+            options.insert(k, v);
+        }
+    }
+    json!({"options": options}).to_string()
 }
 
 fn immutable(r: &Role) -> bool {
@@ -1135,12 +1180,15 @@ async fn role_update(
     let (mine, _) = split_extra(parse_wrapped(&body, "role")?, &["name", "description", "options"]);
     let name = opt_string(&mine, "name")?;
     let description = opt_string(&mine, "description")?;
-    let options = mine.get("options").cloned();
+    let options = role_options(&mine)?;
     let r = auth
         .storage
         .write(move |c| {
             let mut r = ids::role(c, &id)?;
-            let unlocking = options.as_ref().and_then(|o| o.get("immutable")).and_then(Value::as_bool) == Some(false);
+            let unlocking = options
+                .as_ref()
+                .and_then(|o| o.get("immutable"))
+                .is_some_and(|v| matches!(v, Value::Bool(false) | Value::Null));
             if immutable(&r) && !unlocking {
                 return Ok(Err(IdentityError::Forbidden(format!("identity:update_role (role {} is immutable)", r.id))));
             }
@@ -1151,7 +1199,7 @@ async fn role_update(
                 r.description = description;
             }
             if let Some(o) = options {
-                r.extra = json!({"options": o}).to_string();
+                r.extra = merged_options(&r.extra, o);
             }
             ids::role_update(c, &r)?;
             Ok(Ok(r))
