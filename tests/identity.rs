@@ -405,7 +405,81 @@ fn role_options(s: &TestServer) {
     assert_eq!(r.json::<Value>().unwrap()["role"]["description"], "free");
 }
 
+/// A user update is validated as Keystone does: a name of 1 to 255
+/// characters and unique in the domain, `enabled` not null, a string (or
+/// null) default project, which need not exist; neither the id nor the
+/// domain changes.
+fn user_update_validation(s: &TestServer) {
+    let admin = s.admin_token();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        s.client.request(method, s.url(path)).header("x-auth-token", &admin).json(&body).send().unwrap()
+    };
+    use reqwest::Method;
+    let r = call(Method::POST, "/v3/users", json!({"user": {"name": "upd1", "password": "p"}}));
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(call(Method::POST, "/v3/users", json!({"user": {"name": "upd2"}})).status(), 201);
+    let path = format!("/v3/users/{id}");
+    for bad in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"enabled": null}),
+        json!({"default_project_id": 5}),
+        json!({"id": "other"}),
+        json!({"domain_id": "elsewhere"}),
+    ] {
+        assert_error(call(Method::PATCH, &path, json!({ "user": bad })), 400);
+    }
+    assert_error(call(Method::PATCH, &path, json!({"user": {"name": "upd2"}})), 409);
+    let r = call(Method::PATCH, &path, json!({"user": {"default_project_id": "nosuch", "domain_id": "default"}}));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["user"]["default_project_id"], "nosuch");
+    let r = call(Method::PATCH, &path, json!({"user": {"name": "upd3", "default_project_id": null}}));
+    assert_eq!(r.status(), 200);
+    let u: Value = r.json().unwrap();
+    assert_eq!(u["user"]["name"], "upd3");
+    assert!(u["user"].get("default_project_id").is_none());
+}
+
+/// Application credentials are validated as Keystone does: known fields
+/// only, typed description and unrestricted, no expiry in the past,
+/// non-empty role references; an empty secret is generated.
+fn app_credential_validation(s: &TestServer) {
+    let (admin, body) = s.token("admin", ADMIN_PASSWORD, project_scope("admin"));
+    let uid = body["token"]["user"]["id"].as_str().unwrap().to_string();
+    let path = format!("/v3/users/{uid}/application_credentials");
+    let create = |ac: Value| {
+        s.client
+            .post(s.url(&path))
+            .header("x-auth-token", &admin)
+            .json(&json!({ "application_credential": ac }))
+            .send()
+            .unwrap()
+    };
+    for bad in [
+        json!({"name": "a", "extra": 1}),
+        json!({"name": "a", "description": 5}),
+        json!({"name": "a", "unrestricted": "x"}),
+        json!({"name": "a", "expires_at": "2000-01-01T00:00:00Z"}),
+        json!({"name": "a", "expires_at": "garbage"}),
+        json!({"name": "a", "roles": [{}]}),
+        json!({"name": ""}),
+    ] {
+        assert_error(create(bad), 400);
+    }
+    assert_error(create(json!({"name": "a", "roles": [{"name": "nosuch"}]})), 404);
+    let r = create(json!({"name": "a", "secret": "", "description": null, "unrestricted": null}));
+    assert_eq!(r.status(), 201);
+    let ac: Value = r.json().unwrap();
+    assert!(!ac["application_credential"]["secret"].as_str().unwrap().is_empty());
+    let r = create(json!({"name": "b", "expires_at": "2999-01-01T00:00:00Z"}));
+    assert_eq!(r.status(), 201);
+}
+
 on_both_backends!(
+    user_update_validation,
+    app_credential_validation,
     versions,
     project_token_validate_revoke,
     scopes,

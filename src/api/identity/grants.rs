@@ -657,13 +657,20 @@ async fn app_cred_create(
         .clone()
         .ok_or_else(|| IdentityError::BadRequest("An application credential needs a project-scoped token.".into()))?;
     let body: Map<String, Value> = parse_wrapped(&body, "application_credential")?;
+    const KEYS: [&str; 7] = ["name", "description", "secret", "expires_at", "roles", "unrestricted", "access_rules"];
+    if let Some(k) = body.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(IdentityError::validation(format!(
+            "application_credential': Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
     let name = match body.get("name") {
         Some(Value::String(n)) if !n.is_empty() && n.len() <= 255 => n.clone(),
         _ => return Err(IdentityError::BadRequest("Invalid input for field 'name': 'name' is required.".into())),
     };
     let secret = match body.get("secret") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        None | Some(Value::Null) => random_id() + &random_id(),
+        // An empty secret is generated too, as Keystone does.
+        None | Some(Value::Null) | Some(Value::String(_)) => random_id() + &random_id(),
         _ => return Err(IdentityError::validation("secret': must be a string")),
     };
     let expires_at = match body.get("expires_at") {
@@ -676,13 +683,27 @@ async fn app_cred_create(
         ),
         _ => return Err(IdentityError::validation("expires_at': must be a string")),
     };
+    if expires_at.is_some_and(|t| t < now()) {
+        return Err(IdentityError::BadRequest("The 'expires_at' must not be before now.".into()));
+    }
     let wanted: Vec<Value> = match body.get("roles") {
         Some(Value::Array(a)) => a.clone(),
         None | Some(Value::Null) => Vec::new(),
         _ => return Err(IdentityError::validation("roles': must be a list")),
     };
-    let unrestricted = body.get("unrestricted").and_then(Value::as_bool).unwrap_or(false);
-    let description = body.get("description").and_then(Value::as_str).map(str::to_string);
+    if wanted.iter().any(|w| !w.as_object().is_some_and(|o| !o.is_empty())) {
+        return Err(IdentityError::validation("roles': every role is a non-empty object"));
+    }
+    let unrestricted = match body.get("unrestricted") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(IdentityError::validation("unrestricted': must be a boolean or null")),
+    };
+    let description = match body.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) => Some(d.clone()),
+        Some(_) => return Err(IdentityError::validation("description': must be a string or null")),
+    };
     let caller_roles = caller.roles.clone();
     let secret_hash = web::block({
         let s = secret.clone();

@@ -932,31 +932,49 @@ async fn user_update(
 ) -> Result<HttpResponse> {
     require_admin(&caller, "update_user")?;
     let id = path.into_inner();
-    let (mine, extra) = split_extra(parse_wrapped(&body, "user")?, USER_KEYS);
-    if mine.contains_key("domain_id") {
-        return Err(IdentityError::validation("domain_id': cannot change the domain of a user"));
+    let body = parse_wrapped(&body, "user")?;
+    if body.is_empty() {
+        return Err(IdentityError::validation("user': {} should be non-empty"));
     }
-    let name = opt_string(&mine, "name")?;
+    if body.get("id").is_some_and(|v| v.as_str() != Some(id.as_str())) {
+        return Err(IdentityError::BadRequest("Cannot change ID".into()));
+    }
+    let (mine, extra) = split_extra(body, USER_KEYS);
+    let domain = opt_string(&mine, "domain_id")?;
+    let name = if mine.contains_key("name") { Some(required_name(&mine)?) } else { None };
+    if mine.get("enabled").is_some_and(Value::is_null) {
+        return Err(IdentityError::validation("enabled': None is not a boolean"));
+    }
     let enabled = opt_bool(&mine, "enabled")?;
     let default_project = mine.get("default_project_id").cloned();
+    if default_project.as_ref().is_some_and(|v| !v.is_string() && !v.is_null()) {
+        return Err(IdentityError::validation("default_project_id': must be a string or null"));
+    }
     let password_hash = hash(opt_string(&mine, "password")?).await?;
     let u = auth
         .storage
         .write(move |c| {
             let mut u = ids::user(c, &id)?;
+            if domain.is_some_and(|d| d != u.domain_id) {
+                return Ok(Err(IdentityError::BadRequest("Cannot change Domain ID".into())));
+            }
             let mut revoke = false;
             if let Some(n) = name {
+                if n != u.name && ids::user_by_name(c, &u.domain_id, &n)?.is_some() {
+                    return Err(crate::storage::StorageError::Duplicate(format!(
+                        "user - Duplicate entry found with name {n}"
+                    )));
+                }
                 u.name = n;
             }
             if let Some(e) = enabled {
                 revoke |= u.enabled && !e;
                 u.enabled = e;
             }
+            // Keystone keeps a default project it cannot find (a token then
+            // falls back to unscoped).
             match default_project {
-                Some(Value::String(p)) => {
-                    ids::project(c, &p)?;
-                    u.default_project_id = Some(p);
-                }
+                Some(Value::String(p)) => u.default_project_id = Some(p),
                 Some(Value::Null) => u.default_project_id = None,
                 _ => {}
             }
@@ -970,9 +988,9 @@ async fn user_update(
             if revoke {
                 ids::revocation_insert(c, &user_revocation(&u.id))?;
             }
-            Ok(u)
+            Ok(Ok(u))
         })
-        .await?;
+        .await??;
     Ok(HttpResponse::Ok().json(json!({"user": user_json(&state, &u)})))
 }
 
