@@ -691,7 +691,7 @@ async fn app_cred_create(
         None | Some(Value::Null) => Vec::new(),
         _ => return Err(IdentityError::validation("roles': must be a list")),
     };
-    if wanted.iter().any(|w| !w.as_object().is_some_and(|o| !o.is_empty())) {
+    if wanted.iter().any(|w| w.as_object().is_none_or(|o| o.is_empty())) {
         return Err(IdentityError::validation("roles': every role is a non-empty object"));
     }
     let unrestricted = match body.get("unrestricted") {
