@@ -376,4 +376,115 @@ fn admin_workflow(s: &TestServer) {
     assert_error(call(Method::DELETE, &format!("/v3/roles/{rid}"), None), 403);
 }
 
-on_both_backends!(versions, project_token_validate_revoke, scopes, rescope_with_token, bad_input, admin_workflow,);
+/// Role options are Keystone's: an object whose only option is `immutable`
+/// (a boolean, or null to unset it); anything else is a 400.
+fn role_options(s: &TestServer) {
+    let admin = s.admin_token();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        s.client.request(method, s.url(path)).header("x-auth-token", &admin).json(&body).send().unwrap()
+    };
+    use reqwest::Method;
+    for bad in [json!([null, null]), json!(null), json!("x"), json!({"other": true}), json!({"immutable": "yes"})] {
+        let r = call(Method::POST, "/v3/roles", json!({"role": {"name": "opt", "options": bad}}));
+        assert_error(r, 400);
+    }
+    let r = call(Method::POST, "/v3/roles", json!({"role": {"name": "opt", "options": {"immutable": true}}}));
+    assert_eq!(r.status(), 201);
+    let role: Value = r.json().unwrap();
+    assert_eq!(role["role"]["options"], json!({"immutable": true}));
+    let id = role["role"]["id"].as_str().unwrap().to_string();
+    let path = format!("/v3/roles/{id}");
+    assert_error(call(Method::PATCH, &path, json!({"role": {"options": [1]}})), 400);
+    assert_error(call(Method::PATCH, &path, json!({"role": {"description": "locked"}})), 403);
+    // null unsets the option, and the role can change again
+    let r = call(Method::PATCH, &path, json!({"role": {"options": {"immutable": null}}}));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["role"]["options"], json!({}));
+    let r = call(Method::PATCH, &path, json!({"role": {"options": {}, "description": "free"}}));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["role"]["description"], "free");
+}
+
+/// A user update is validated as Keystone does: a name of 1 to 255
+/// characters and unique in the domain, `enabled` not null, a string (or
+/// null) default project, which need not exist; neither the id nor the
+/// domain changes.
+fn user_update_validation(s: &TestServer) {
+    let admin = s.admin_token();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        s.client.request(method, s.url(path)).header("x-auth-token", &admin).json(&body).send().unwrap()
+    };
+    use reqwest::Method;
+    let r = call(Method::POST, "/v3/users", json!({"user": {"name": "upd1", "password": "p"}}));
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(call(Method::POST, "/v3/users", json!({"user": {"name": "upd2"}})).status(), 201);
+    let path = format!("/v3/users/{id}");
+    for bad in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"enabled": null}),
+        json!({"default_project_id": 5}),
+        json!({"id": "other"}),
+        json!({"domain_id": "elsewhere"}),
+    ] {
+        assert_error(call(Method::PATCH, &path, json!({ "user": bad })), 400);
+    }
+    assert_error(call(Method::PATCH, &path, json!({"user": {"name": "upd2"}})), 409);
+    let r = call(Method::PATCH, &path, json!({"user": {"default_project_id": "nosuch", "domain_id": "default"}}));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["user"]["default_project_id"], "nosuch");
+    let r = call(Method::PATCH, &path, json!({"user": {"name": "upd3", "default_project_id": null}}));
+    assert_eq!(r.status(), 200);
+    let u: Value = r.json().unwrap();
+    assert_eq!(u["user"]["name"], "upd3");
+    assert!(u["user"].get("default_project_id").is_none());
+}
+
+/// Application credentials are validated as Keystone does: known fields
+/// only, typed description and unrestricted, no expiry in the past,
+/// non-empty role references; an empty secret is generated.
+fn app_credential_validation(s: &TestServer) {
+    let (admin, body) = s.token("admin", ADMIN_PASSWORD, project_scope("admin"));
+    let uid = body["token"]["user"]["id"].as_str().unwrap().to_string();
+    let path = format!("/v3/users/{uid}/application_credentials");
+    let create = |ac: Value| {
+        s.client
+            .post(s.url(&path))
+            .header("x-auth-token", &admin)
+            .json(&json!({ "application_credential": ac }))
+            .send()
+            .unwrap()
+    };
+    for bad in [
+        json!({"name": "a", "extra": 1}),
+        json!({"name": "a", "description": 5}),
+        json!({"name": "a", "unrestricted": "x"}),
+        json!({"name": "a", "expires_at": "2000-01-01T00:00:00Z"}),
+        json!({"name": "a", "expires_at": "garbage"}),
+        json!({"name": "a", "roles": [{}]}),
+        json!({"name": ""}),
+    ] {
+        assert_error(create(bad), 400);
+    }
+    assert_error(create(json!({"name": "a", "roles": [{"name": "nosuch"}]})), 404);
+    let r = create(json!({"name": "a", "secret": "", "description": null, "unrestricted": null}));
+    assert_eq!(r.status(), 201);
+    let ac: Value = r.json().unwrap();
+    assert!(!ac["application_credential"]["secret"].as_str().unwrap().is_empty());
+    let r = create(json!({"name": "b", "expires_at": "2999-01-01T00:00:00Z"}));
+    assert_eq!(r.status(), 201);
+}
+
+on_both_backends!(
+    user_update_validation,
+    app_credential_validation,
+    versions,
+    project_token_validate_revoke,
+    scopes,
+    rescope_with_token,
+    bad_input,
+    admin_workflow,
+    role_options,
+);

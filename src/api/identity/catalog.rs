@@ -3,11 +3,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{IdentityError, Result};
+use super::openapi::{CollectionLinks, SelfLink};
 use super::resources::require_admin;
 use super::{IdentityState, new_id, parse_wrapped, query_bool};
 use crate::common::auth::{Auth, Authenticator};
+use crate::common::openapi::Routes;
 use crate::storage::StorageError;
 use crate::storage::identity::{self as ids, Endpoint, Region, Service};
 
@@ -37,6 +40,245 @@ fn require_reader(caller: &crate::common::auth::AuthContext, action: &str) -> Re
     }
 }
 
+// ---- documentation ---------------------------------------------------------------
+
+/// A region.
+#[derive(ToSchema)]
+#[schema(as = Region)]
+#[allow(dead_code)]
+pub struct RegionDoc {
+    id: String,
+    description: String,
+    #[schema(nullable)]
+    parent_region_id: Option<String>,
+    links: SelfLink,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegionShow {
+    region: RegionDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegionList {
+    regions: Vec<RegionDoc>,
+    links: CollectionLinks,
+}
+
+/// A new region.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegionCreate {
+    region: RegionFields,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegionFields {
+    /// Generated when absent.
+    #[schema(nullable)]
+    id: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    parent_region_id: Option<String>,
+}
+
+/// A region's changes.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegionUpdate {
+    region: RegionPatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegionPatch {
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    parent_region_id: Option<String>,
+}
+
+/// A service.
+#[derive(ToSchema)]
+#[schema(as = Service)]
+#[allow(dead_code)]
+pub struct ServiceDoc {
+    id: String,
+    #[schema(rename = "type")]
+    service_type: String,
+    name: String,
+    description: String,
+    enabled: bool,
+    links: SelfLink,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ServiceShow {
+    service: ServiceDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ServiceList {
+    services: Vec<ServiceDoc>,
+    links: CollectionLinks,
+}
+
+/// A new service.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ServiceCreate {
+    service: ServiceFields,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ServiceFields {
+    #[schema(rename = "type", min_length = 1, max_length = 255)]
+    service_type: String,
+    #[schema(nullable)]
+    name: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+}
+
+/// A service's changes.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ServiceUpdate {
+    service: ServicePatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ServicePatch {
+    #[schema(rename = "type", nullable, min_length = 1, max_length = 255)]
+    service_type: Option<String>,
+    #[schema(nullable)]
+    name: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+}
+
+/// Filters of the service list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ServiceFilters {
+    #[param(rename = "type")]
+    service_type: Option<String>,
+    name: Option<String>,
+}
+
+/// An endpoint.
+#[derive(ToSchema)]
+#[schema(as = Endpoint)]
+#[allow(dead_code)]
+pub struct EndpointDoc {
+    id: String,
+    interface: Interface,
+    #[schema(nullable)]
+    region_id: Option<String>,
+    /// The region's id again (deprecated).
+    #[schema(nullable)]
+    region: Option<String>,
+    service_id: String,
+    url: String,
+    enabled: bool,
+    links: SelfLink,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Interface {
+    Public,
+    Internal,
+    Admin,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointShow {
+    endpoint: EndpointDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointList {
+    endpoints: Vec<EndpointDoc>,
+    links: CollectionLinks,
+}
+
+/// A new endpoint.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointCreate {
+    endpoint: EndpointFields,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointFields {
+    interface: Interface,
+    #[schema(min_length = 1)]
+    service_id: String,
+    #[schema(min_length = 1)]
+    url: String,
+    #[schema(nullable)]
+    region_id: Option<String>,
+    /// The region (deprecated spelling of `region_id`).
+    #[schema(nullable)]
+    region: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+}
+
+/// An endpoint's changes.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointUpdate {
+    endpoint: EndpointPatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointPatch {
+    #[schema(nullable)]
+    interface: Option<Interface>,
+    #[schema(nullable)]
+    service_id: Option<String>,
+    #[schema(nullable)]
+    url: Option<String>,
+    #[schema(nullable)]
+    region_id: Option<String>,
+    #[schema(nullable)]
+    region: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+}
+
+/// Filters of the endpoint list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct EndpointFilters {
+    service_id: Option<String>,
+    interface: Option<String>,
+    region_id: Option<String>,
+    /// `false`, `0`, `no`, `off`, `f` or `n` is false; anything else true.
+    enabled: Option<String>,
+}
+
 // ---- regions -------------------------------------------------------------------
 
 fn region_json(state: &IdentityState, r: &Region) -> Value {
@@ -44,6 +286,9 @@ fn region_json(state: &IdentityState, r: &Region) -> Value {
            "links": {"self": state.link(&format!("regions/{}", r.id))}})
 }
 
+/// Lists regions.
+#[utoipa::path(get, path = "/v3/regions", tag = "regions",
+    responses((status = 200, description = "The regions.", body = RegionList)))]
 async fn regions_list(
     req: HttpRequest,
     _caller: Caller,
@@ -55,6 +300,9 @@ async fn regions_list(
     Ok(HttpResponse::Ok().json(json!({"regions": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows a region.
+#[utoipa::path(get, path = "/v3/regions/{region_id}", tag = "regions", params(("region_id" = String, Path)),
+    responses((status = 200, description = "The region.", body = RegionShow)))]
 async fn region_get(
     _caller: Caller,
     path: web::Path<String>,
@@ -66,6 +314,9 @@ async fn region_get(
     Ok(HttpResponse::Ok().json(json!({"region": region_json(&state, &r)})))
 }
 
+/// Creates a region.
+#[utoipa::path(post, path = "/v3/regions", tag = "regions", request_body = RegionCreate,
+    responses((status = 201, description = "The new region.", body = RegionShow)))]
 async fn region_create(
     caller: Caller,
     body: web::Bytes,
@@ -94,6 +345,9 @@ async fn region_create(
     Ok(HttpResponse::Created().json(json!({"region": region_json(&state, &r)})))
 }
 
+/// Updates a region.
+#[utoipa::path(patch, path = "/v3/regions/{region_id}", tag = "regions", params(("region_id" = String, Path)),
+    request_body = RegionUpdate, responses((status = 200, description = "The updated region.", body = RegionShow)))]
 async fn region_update(
     caller: Caller,
     path: web::Path<String>,
@@ -128,6 +382,9 @@ async fn region_update(
     Ok(HttpResponse::Ok().json(json!({"region": region_json(&state, &r)})))
 }
 
+/// Deletes a region.
+#[utoipa::path(delete, path = "/v3/regions/{region_id}", tag = "regions", params(("region_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn region_delete(
     caller: Caller,
     path: web::Path<String>,
@@ -153,6 +410,9 @@ struct ServiceQuery {
     name: Option<String>,
 }
 
+/// Lists services.
+#[utoipa::path(get, path = "/v3/services", tag = "services", params(ServiceFilters),
+    responses((status = 200, description = "The services.", body = ServiceList)))]
 async fn services_list(
     req: HttpRequest,
     caller: Caller,
@@ -167,6 +427,9 @@ async fn services_list(
     Ok(HttpResponse::Ok().json(json!({"services": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows a service.
+#[utoipa::path(get, path = "/v3/services/{service_id}", tag = "services", params(("service_id" = String, Path)),
+    responses((status = 200, description = "The service.", body = ServiceShow)))]
 async fn service_get(
     caller: Caller,
     path: web::Path<String>,
@@ -179,6 +442,9 @@ async fn service_get(
     Ok(HttpResponse::Ok().json(json!({"service": service_json(&state, &s)})))
 }
 
+/// Creates a service.
+#[utoipa::path(post, path = "/v3/services", tag = "services", request_body = ServiceCreate,
+    responses((status = 201, description = "The new service.", body = ServiceShow)))]
 async fn service_create(
     caller: Caller,
     body: web::Bytes,
@@ -202,6 +468,9 @@ async fn service_create(
     Ok(HttpResponse::Created().json(json!({"service": service_json(&state, &s)})))
 }
 
+/// Updates a service.
+#[utoipa::path(patch, path = "/v3/services/{service_id}", tag = "services", params(("service_id" = String, Path)),
+    request_body = ServiceUpdate, responses((status = 200, description = "The updated service.", body = ServiceShow)))]
 async fn service_update(
     caller: Caller,
     path: web::Path<String>,
@@ -241,6 +510,9 @@ async fn service_update(
     Ok(HttpResponse::Ok().json(json!({"service": service_json(&state, &s)})))
 }
 
+/// Deletes a service.
+#[utoipa::path(delete, path = "/v3/services/{service_id}", tag = "services", params(("service_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn service_delete(
     caller: Caller,
     path: web::Path<String>,
@@ -276,6 +548,9 @@ struct EndpointQuery {
     enabled: Option<String>,
 }
 
+/// Lists endpoints.
+#[utoipa::path(get, path = "/v3/endpoints", tag = "endpoints", params(EndpointFilters),
+    responses((status = 200, description = "The endpoints.", body = EndpointList)))]
 async fn endpoints_list(
     req: HttpRequest,
     caller: Caller,
@@ -298,6 +573,9 @@ async fn endpoints_list(
     Ok(HttpResponse::Ok().json(json!({"endpoints": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows an endpoint.
+#[utoipa::path(get, path = "/v3/endpoints/{endpoint_id}", tag = "endpoints", params(("endpoint_id" = String, Path)),
+    responses((status = 200, description = "The endpoint.", body = EndpointShow)))]
 async fn endpoint_get(
     caller: Caller,
     path: web::Path<String>,
@@ -310,6 +588,9 @@ async fn endpoint_get(
     Ok(HttpResponse::Ok().json(json!({"endpoint": endpoint_json(&state, &e)})))
 }
 
+/// Creates an endpoint.
+#[utoipa::path(post, path = "/v3/endpoints", tag = "endpoints", request_body = EndpointCreate,
+    responses((status = 201, description = "The new endpoint.", body = EndpointShow)))]
 async fn endpoint_create(
     caller: Caller,
     body: web::Bytes,
@@ -350,6 +631,9 @@ async fn endpoint_create(
     Ok(HttpResponse::Created().json(json!({"endpoint": endpoint_json(&state, &e)})))
 }
 
+/// Updates an endpoint.
+#[utoipa::path(patch, path = "/v3/endpoints/{endpoint_id}", tag = "endpoints", params(("endpoint_id" = String, Path)),
+    request_body = EndpointUpdate, responses((status = 200, description = "The updated endpoint.", body = EndpointShow)))]
 async fn endpoint_update(
     caller: Caller,
     path: web::Path<String>,
@@ -398,6 +682,9 @@ async fn endpoint_update(
     Ok(HttpResponse::Ok().json(json!({"endpoint": endpoint_json(&state, &e)})))
 }
 
+/// Deletes an endpoint.
+#[utoipa::path(delete, path = "/v3/endpoints/{endpoint_id}", tag = "endpoints", params(("endpoint_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn endpoint_delete(
     caller: Caller,
     path: web::Path<String>,
@@ -409,30 +696,9 @@ async fn endpoint_delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v3/regions").route(web::get().to(regions_list)).route(web::post().to(region_create)))
-        .service(
-            web::resource("/v3/regions/{id}")
-                .route(web::get().to(region_get))
-                .route(web::patch().to(region_update))
-                .route(web::delete().to(region_delete)),
-        )
-        .service(
-            web::resource("/v3/services").route(web::get().to(services_list)).route(web::post().to(service_create)),
-        )
-        .service(
-            web::resource("/v3/services/{id}")
-                .route(web::get().to(service_get))
-                .route(web::patch().to(service_update))
-                .route(web::delete().to(service_delete)),
-        )
-        .service(
-            web::resource("/v3/endpoints").route(web::get().to(endpoints_list)).route(web::post().to(endpoint_create)),
-        )
-        .service(
-            web::resource("/v3/endpoints/{id}")
-                .route(web::get().to(endpoint_get))
-                .route(web::patch().to(endpoint_update))
-                .route(web::delete().to(endpoint_delete)),
-        );
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        regions_list, region_create, region_get, region_update, region_delete,
+        services_list, service_create, service_get, service_update, service_delete,
+        endpoints_list, endpoint_create, endpoint_get, endpoint_update, endpoint_delete);
 }

@@ -5,24 +5,19 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{IdentityError, Result};
-use super::resources::{project_json, require_admin, require_self_or_admin, role_json};
+use super::openapi::{CollectionLinks, SelfLink, SystemAll};
+use super::resources::{ProjectList, RoleList, project_json, require_admin, require_self_or_admin, role_json};
 use super::{IdentityState, new_id, now, parse_wrapped, query_bool, timestamp};
 use crate::common::auth::{Auth, Authenticator, hash_password};
+use crate::common::openapi::Routes;
 use crate::common::token::random_id;
 use crate::storage::identity::{self as ids, AppCredential, Target};
 use crate::storage::{DbConn, StorageResult};
 
 type Caller = Auth<IdentityError>;
-
-fn target_of(kind: &str, id: &str) -> Target {
-    match kind {
-        "projects" => Target::Project(id.to_string()),
-        "domains" => Target::Domain(id.to_string()),
-        _ => Target::System,
-    }
-}
 
 /// Every party of a grant must exist: 404 naming the missing one otherwise.
 fn check_parties(c: &mut DbConn, user: &str, target: &Target, role: Option<&str>) -> StorageResult<()> {
@@ -42,31 +37,19 @@ fn check_parties(c: &mut DbConn, user: &str, target: &Target, role: Option<&str>
     Ok(())
 }
 
-async fn grant_put(
-    caller: Caller,
-    path: web::Path<(String, String, String, String)>,
-    auth: web::Data<Authenticator>,
-) -> Result<HttpResponse> {
+async fn put_grant(caller: Caller, target: Target, user: String, role: String, auth: &Authenticator) -> Result<()> {
     require_admin(&caller, "create_grant")?;
-    let (kind, tid, user, role) = path.into_inner();
-    let target = target_of(&kind, &tid);
     auth.storage
         .write(move |c| {
             check_parties(c, &user, &target, Some(&role))?;
             ids::grant(c, &user, &target, &role)
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
-async fn grant_check(
-    caller: Caller,
-    path: web::Path<(String, String, String, String)>,
-    auth: web::Data<Authenticator>,
-) -> Result<HttpResponse> {
+async fn check_grant(caller: Caller, target: Target, user: String, role: String, auth: &Authenticator) -> Result<()> {
     require_admin(&caller, "check_grant")?;
-    let (kind, tid, user, role) = path.into_inner();
-    let target = target_of(&kind, &tid);
     let r = role.clone();
     let has = auth
         .storage
@@ -78,36 +61,29 @@ async fn grant_check(
     if !has {
         return Err(IdentityError::NotFound(format!("Could not find role assignment with role: {role}.")));
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
-async fn grant_delete(
-    caller: Caller,
-    path: web::Path<(String, String, String, String)>,
-    auth: web::Data<Authenticator>,
-) -> Result<HttpResponse> {
+async fn delete_grant(caller: Caller, target: Target, user: String, role: String, auth: &Authenticator) -> Result<()> {
     require_admin(&caller, "revoke_grant")?;
-    let (kind, tid, user, role) = path.into_inner();
-    let target = target_of(&kind, &tid);
     auth.storage
         .write(move |c| {
             check_parties(c, &user, &target, Some(&role))?;
             ids::revoke_grant(c, &user, &target, &role)
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
-async fn grants_list(
-    req: HttpRequest,
+async fn list_grants(
+    req: &HttpRequest,
     caller: Caller,
-    path: web::Path<(String, String, String)>,
-    auth: web::Data<Authenticator>,
-    state: web::Data<IdentityState>,
+    target: Target,
+    user: String,
+    auth: &Authenticator,
+    state: &IdentityState,
 ) -> Result<HttpResponse> {
     require_admin(&caller, "list_grants")?;
-    let (kind, tid, user) = path.into_inner();
-    let target = target_of(&kind, &tid);
     let roles = auth
         .storage
         .read(move |c| {
@@ -121,38 +97,191 @@ async fn grants_list(
             ids::roles_by_ids(c, &role_ids)
         })
         .await?;
-    let list: Vec<Value> = roles.iter().map(|r| role_json(&state, r)).collect();
-    Ok(HttpResponse::Ok().json(json!({"roles": list, "links": state.collection_links(&req)})))
+    let list: Vec<Value> = roles.iter().map(|r| role_json(state, r)).collect();
+    Ok(HttpResponse::Ok().json(json!({"roles": list, "links": state.collection_links(req)})))
 }
 
-/// The system-scope routes name no target id.
-async fn system_grant_put(
+fn no_content(r: Result<()>) -> Result<HttpResponse> {
+    r.map(|()| HttpResponse::NoContent().finish())
+}
+
+type TargetUserRole = web::Path<(String, String, String)>;
+
+/// Grants a user a role on a project.
+#[utoipa::path(put, path = "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "Granted.")))]
+async fn project_grant_put(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(put_grant(caller, Target::Project(t), u, r, &auth).await)
+}
+
+/// Checks that a user holds a role on a project.
+#[utoipa::path(get, path = "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "The user holds the role.")))]
+async fn project_grant_check(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(check_grant(caller, Target::Project(t), u, r, &auth).await)
+}
+
+/// Checks that a user holds a role on a project (no body).
+#[utoipa::path(head, path = "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "The user holds the role.")))]
+async fn project_grant_head(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(check_grant(caller, Target::Project(t), u, r, &auth).await)
+}
+
+/// Revokes a user's role on a project.
+#[utoipa::path(delete, path = "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("project_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "Revoked.")))]
+async fn project_grant_delete(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(delete_grant(caller, Target::Project(t), u, r, &auth).await)
+}
+
+/// Lists a user's roles on a project.
+#[utoipa::path(get, path = "/v3/projects/{project_id}/users/{user_id}/roles", tag = "grants",
+    params(("project_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, description = "The roles granted directly.", body = RoleList)))]
+async fn project_grants_list(
+    req: HttpRequest,
     caller: Caller,
     path: web::Path<(String, String)>,
     auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
 ) -> Result<HttpResponse> {
-    let (u, r) = path.into_inner();
-    grant_put(caller, web::Path::from(("system".into(), "all".into(), u, r)), auth).await
+    let (t, u) = path.into_inner();
+    list_grants(&req, caller, Target::Project(t), u, &auth, &state).await
 }
 
-async fn system_grant_check(
+/// Grants a user a role on a domain.
+#[utoipa::path(put, path = "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("domain_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "Granted.")))]
+async fn domain_grant_put(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(put_grant(caller, Target::Domain(t), u, r, &auth).await)
+}
+
+/// Checks that a user holds a role on a domain.
+#[utoipa::path(get, path = "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("domain_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "The user holds the role.")))]
+async fn domain_grant_check(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(check_grant(caller, Target::Domain(t), u, r, &auth).await)
+}
+
+/// Checks that a user holds a role on a domain (no body).
+#[utoipa::path(head, path = "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("domain_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "The user holds the role.")))]
+async fn domain_grant_head(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(check_grant(caller, Target::Domain(t), u, r, &auth).await)
+}
+
+/// Revokes a user's role on a domain.
+#[utoipa::path(delete, path = "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("domain_id" = String, Path), ("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "Revoked.")))]
+async fn domain_grant_delete(
+    caller: Caller,
+    path: TargetUserRole,
+    auth: web::Data<Authenticator>,
+) -> Result<HttpResponse> {
+    let (t, u, r) = path.into_inner();
+    no_content(delete_grant(caller, Target::Domain(t), u, r, &auth).await)
+}
+
+/// Lists a user's roles on a domain.
+#[utoipa::path(get, path = "/v3/domains/{domain_id}/users/{user_id}/roles", tag = "grants",
+    params(("domain_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, description = "The roles granted directly.", body = RoleList)))]
+async fn domain_grants_list(
+    req: HttpRequest,
     caller: Caller,
     path: web::Path<(String, String)>,
     auth: web::Data<Authenticator>,
+    state: web::Data<IdentityState>,
 ) -> Result<HttpResponse> {
-    let (u, r) = path.into_inner();
-    grant_check(caller, web::Path::from(("system".into(), "all".into(), u, r)), auth).await
+    let (t, u) = path.into_inner();
+    list_grants(&req, caller, Target::Domain(t), u, &auth, &state).await
 }
 
-async fn system_grant_delete(
-    caller: Caller,
-    path: web::Path<(String, String)>,
-    auth: web::Data<Authenticator>,
-) -> Result<HttpResponse> {
+type UserRole = web::Path<(String, String)>;
+
+/// Grants a user a role on the system.
+#[utoipa::path(put, path = "/v3/system/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "Granted.")))]
+async fn system_grant_put(caller: Caller, path: UserRole, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
     let (u, r) = path.into_inner();
-    grant_delete(caller, web::Path::from(("system".into(), "all".into(), u, r)), auth).await
+    no_content(put_grant(caller, Target::System, u, r, &auth).await)
 }
 
+/// Checks that a user holds a role on the system.
+#[utoipa::path(get, path = "/v3/system/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "The user holds the role.")))]
+async fn system_grant_check(caller: Caller, path: UserRole, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
+    let (u, r) = path.into_inner();
+    no_content(check_grant(caller, Target::System, u, r, &auth).await)
+}
+
+/// Checks that a user holds a role on the system (no body).
+#[utoipa::path(head, path = "/v3/system/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "The user holds the role.")))]
+async fn system_grant_head(caller: Caller, path: UserRole, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
+    let (u, r) = path.into_inner();
+    no_content(check_grant(caller, Target::System, u, r, &auth).await)
+}
+
+/// Revokes a user's role on the system.
+#[utoipa::path(delete, path = "/v3/system/users/{user_id}/roles/{role_id}", tag = "grants",
+    params(("user_id" = String, Path), ("role_id" = String, Path)),
+    responses((status = 204, description = "Revoked.")))]
+async fn system_grant_delete(caller: Caller, path: UserRole, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
+    let (u, r) = path.into_inner();
+    no_content(delete_grant(caller, Target::System, u, r, &auth).await)
+}
+
+/// Lists a user's roles on the system.
+#[utoipa::path(get, path = "/v3/system/users/{user_id}/roles", tag = "grants", params(("user_id" = String, Path)),
+    responses((status = 200, description = "The roles granted directly.", body = RoleList)))]
 async fn system_grants_list(
     req: HttpRequest,
     caller: Caller,
@@ -160,8 +289,173 @@ async fn system_grants_list(
     auth: web::Data<Authenticator>,
     state: web::Data<IdentityState>,
 ) -> Result<HttpResponse> {
-    let u = path.into_inner();
-    grants_list(req, caller, web::Path::from(("system".into(), "all".into(), u)), auth, state).await
+    list_grants(&req, caller, Target::System, path.into_inner(), &auth, &state).await
+}
+
+// ---- documentation ------------------------------------------------------------------
+
+/// Filters of the role assignments.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AssignmentFilters {
+    #[param(rename = "user.id")]
+    user_id: Option<String>,
+    /// Groups are not offered: no assignment matches a group.
+    #[param(rename = "group.id")]
+    group_id: Option<String>,
+    #[param(rename = "role.id")]
+    role_id: Option<String>,
+    #[param(rename = "scope.project.id")]
+    scope_project_id: Option<String>,
+    #[param(rename = "scope.domain.id")]
+    scope_domain_id: Option<String>,
+    /// Present: assignments on the system.
+    #[param(rename = "scope.system")]
+    scope_system: Option<String>,
+    /// Present: implied roles expanded.
+    effective: Option<String>,
+    /// True: names beside the ids.
+    include_names: Option<String>,
+}
+
+/// A role assignment: a user's role on a project, a domain or the system.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleAssignment {
+    links: AssignmentLink,
+    scope: AssignmentScope,
+    user: AssignmentActor,
+    role: MaybeNamed,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AssignmentLink {
+    /// The grant's URL.
+    assignment: String,
+}
+
+/// One of project, domain or system.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AssignmentScope {
+    project: Option<AssignmentActor>,
+    domain: Option<MaybeNamed>,
+    system: Option<SystemAll>,
+}
+
+/// A user or project: the name and domain with `include_names`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AssignmentActor {
+    id: String,
+    name: Option<String>,
+    domain: Option<MaybeNamed>,
+}
+
+/// An id, and the name with `include_names`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MaybeNamed {
+    id: String,
+    name: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleAssignmentList {
+    role_assignments: Vec<RoleAssignment>,
+    links: CollectionLinks,
+}
+
+/// An application credential; `secret` only when it is created.
+#[derive(ToSchema)]
+#[schema(as = ApplicationCredential)]
+#[allow(dead_code)]
+pub struct AppCredDoc {
+    id: String,
+    name: String,
+    #[schema(nullable)]
+    description: Option<String>,
+    user_id: String,
+    project_id: String,
+    /// Always null.
+    #[schema(nullable, value_type = Option<String>)]
+    system: Option<Value>,
+    unrestricted: bool,
+    #[schema(nullable, format = DateTime)]
+    expires_at: Option<String>,
+    roles: Vec<AppCredRole>,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    access_rules: Vec<Value>,
+    links: SelfLink,
+    secret: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppCredRole {
+    id: String,
+    name: String,
+    #[schema(nullable)]
+    domain_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppCredShow {
+    application_credential: AppCredDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppCredList {
+    application_credentials: Vec<AppCredDoc>,
+    links: CollectionLinks,
+}
+
+/// A new application credential.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppCredCreate {
+    application_credential: AppCredFields,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppCredFields {
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(nullable)]
+    description: Option<String>,
+    /// Generated when absent.
+    #[schema(nullable, min_length = 1)]
+    secret: Option<String>,
+    #[schema(nullable, format = DateTime)]
+    expires_at: Option<String>,
+    /// Roles by id or name, among the token's; all of the token's when absent.
+    #[schema(nullable)]
+    roles: Option<Vec<RoleRef>>,
+    #[schema(nullable)]
+    unrestricted: Option<bool>,
+}
+
+/// A role by id or name.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleRef {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+/// Filters of the application credential list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AppCredFilters {
+    name: Option<String>,
 }
 
 // ---- role assignments ------------------------------------------------------------
@@ -173,6 +467,9 @@ struct Names {
     roles: HashMap<String, String>,
 }
 
+/// Lists role assignments.
+#[utoipa::path(get, path = "/v3/role_assignments", tag = "role assignments", params(AssignmentFilters),
+    responses((status = 200, description = "The matching assignments.", body = RoleAssignmentList)))]
 async fn role_assignments(
     req: HttpRequest,
     caller: Caller,
@@ -295,6 +592,9 @@ async fn role_assignments(
 
 // ---- a user's projects -----------------------------------------------------------
 
+/// Lists the projects where a user holds a role.
+#[utoipa::path(get, path = "/v3/users/{user_id}/projects", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 200, description = "The projects.", body = ProjectList)))]
 async fn user_projects(
     req: HttpRequest,
     caller: Caller,
@@ -337,6 +637,10 @@ fn roles_of(c: &mut DbConn, a: &AppCredential) -> StorageResult<Vec<ids::Role>> 
     ids::roles_by_ids(c, &ids_)
 }
 
+/// Creates an application credential for the caller, on the token's project.
+#[utoipa::path(post, path = "/v3/users/{user_id}/application_credentials", tag = "application credentials",
+    params(("user_id" = String, Path)), request_body = AppCredCreate,
+    responses((status = 201, description = "The new application credential, with its secret.", body = AppCredShow)))]
 async fn app_cred_create(
     caller: Caller,
     path: web::Path<String>,
@@ -353,13 +657,20 @@ async fn app_cred_create(
         .clone()
         .ok_or_else(|| IdentityError::BadRequest("An application credential needs a project-scoped token.".into()))?;
     let body: Map<String, Value> = parse_wrapped(&body, "application_credential")?;
+    const KEYS: [&str; 7] = ["name", "description", "secret", "expires_at", "roles", "unrestricted", "access_rules"];
+    if let Some(k) = body.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(IdentityError::validation(format!(
+            "application_credential': Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
     let name = match body.get("name") {
         Some(Value::String(n)) if !n.is_empty() && n.len() <= 255 => n.clone(),
         _ => return Err(IdentityError::BadRequest("Invalid input for field 'name': 'name' is required.".into())),
     };
     let secret = match body.get("secret") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        None | Some(Value::Null) => random_id() + &random_id(),
+        // An empty secret is generated too, as Keystone does.
+        None | Some(Value::Null) | Some(Value::String(_)) => random_id() + &random_id(),
         _ => return Err(IdentityError::validation("secret': must be a string")),
     };
     let expires_at = match body.get("expires_at") {
@@ -372,13 +683,27 @@ async fn app_cred_create(
         ),
         _ => return Err(IdentityError::validation("expires_at': must be a string")),
     };
+    if expires_at.is_some_and(|t| t < now()) {
+        return Err(IdentityError::BadRequest("The 'expires_at' must not be before now.".into()));
+    }
     let wanted: Vec<Value> = match body.get("roles") {
         Some(Value::Array(a)) => a.clone(),
         None | Some(Value::Null) => Vec::new(),
         _ => return Err(IdentityError::validation("roles': must be a list")),
     };
-    let unrestricted = body.get("unrestricted").and_then(Value::as_bool).unwrap_or(false);
-    let description = body.get("description").and_then(Value::as_str).map(str::to_string);
+    if wanted.iter().any(|w| w.as_object().is_none_or(|o| o.is_empty())) {
+        return Err(IdentityError::validation("roles': every role is a non-empty object"));
+    }
+    let unrestricted = match body.get("unrestricted") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(IdentityError::validation("unrestricted': must be a boolean or null")),
+    };
+    let description = match body.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) => Some(d.clone()),
+        Some(_) => return Err(IdentityError::validation("description': must be a string or null")),
+    };
     let caller_roles = caller.roles.clone();
     let secret_hash = web::block({
         let s = secret.clone();
@@ -438,6 +763,10 @@ async fn app_cred_create(
         .json(json!({"application_credential": app_cred_json(&state, &row, &roles, Some(&secret))})))
 }
 
+/// Lists a user's application credentials.
+#[utoipa::path(get, path = "/v3/users/{user_id}/application_credentials", tag = "application credentials",
+    params(("user_id" = String, Path), AppCredFilters),
+    responses((status = 200, description = "The application credentials.", body = AppCredList)))]
 async fn app_creds_list(
     req: HttpRequest,
     caller: Caller,
@@ -465,6 +794,11 @@ async fn app_creds_list(
     Ok(HttpResponse::Ok().json(json!({"application_credentials": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows an application credential.
+#[utoipa::path(get, path = "/v3/users/{user_id}/application_credentials/{application_credential_id}",
+    tag = "application credentials",
+    params(("user_id" = String, Path), ("application_credential_id" = String, Path)),
+    responses((status = 200, description = "The application credential.", body = AppCredShow)))]
 async fn app_cred_get(
     caller: Caller,
     path: web::Path<(String, String)>,
@@ -487,6 +821,11 @@ async fn app_cred_get(
     Ok(HttpResponse::Ok().json(json!({"application_credential": app_cred_json(&state, &a, &roles, None)})))
 }
 
+/// Deletes an application credential.
+#[utoipa::path(delete, path = "/v3/users/{user_id}/application_credentials/{application_credential_id}",
+    tag = "application credentials",
+    params(("user_id" = String, Path), ("application_credential_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn app_cred_delete(
     caller: Caller,
     path: web::Path<(String, String)>,
@@ -506,33 +845,11 @@ async fn app_cred_delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v3/{kind:projects|domains}/{target}/users/{user}/roles/{role}")
-            .route(web::put().to(grant_put))
-            .route(web::get().to(grant_check))
-            .route(web::head().to(grant_check))
-            .route(web::delete().to(grant_delete)),
-    )
-    .route("/v3/{kind:projects|domains}/{target}/users/{user}/roles", web::get().to(grants_list))
-    .service(
-        web::resource("/v3/system/users/{user}/roles/{role}")
-            .route(web::put().to(system_grant_put))
-            .route(web::get().to(system_grant_check))
-            .route(web::head().to(system_grant_check))
-            .route(web::delete().to(system_grant_delete)),
-    )
-    .route("/v3/system/users/{user}/roles", web::get().to(system_grants_list))
-    .route("/v3/role_assignments", web::get().to(role_assignments))
-    .route("/v3/users/{user}/projects", web::get().to(user_projects))
-    .service(
-        web::resource("/v3/users/{user}/application_credentials")
-            .route(web::get().to(app_creds_list))
-            .route(web::post().to(app_cred_create)),
-    )
-    .service(
-        web::resource("/v3/users/{user}/application_credentials/{id}")
-            .route(web::get().to(app_cred_get))
-            .route(web::delete().to(app_cred_delete)),
-    );
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        project_grant_put, project_grant_check, project_grant_head, project_grant_delete, project_grants_list,
+        domain_grant_put, domain_grant_check, domain_grant_head, domain_grant_delete, domain_grants_list,
+        system_grant_put, system_grant_check, system_grant_head, system_grant_delete, system_grants_list,
+        role_assignments, user_projects,
+        app_creds_list, app_cred_create, app_cred_get, app_cred_delete);
 }

@@ -59,11 +59,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: Arc<IdentityState>) {
     crate::common::openapi::serve_document(cfg, &state.openapi);
     cfg.app_data(web::Data::from(state));
     openapi::routes().register(cfg);
-    versions::configure(cfg);
-    tokens::configure(cfg);
-    resources::configure(cfg);
-    grants::configure(cfg);
-    catalog::configure(cfg);
 }
 
 /// The message of a 4xx/5xx answer made outside a handler (unknown route,

@@ -8,8 +8,12 @@ use crate::common::openapi::{ErrorDoc, Routes, ServiceDoc};
 
 /// Every route of the identity API, in matching order.
 pub fn routes() -> Routes {
-    #[allow(unused_mut)]
     let mut r = Routes::new();
+    super::versions::routes(&mut r);
+    super::tokens::routes(&mut r);
+    super::resources::routes(&mut r);
+    super::grants::routes(&mut r);
+    super::catalog::routes(&mut r);
     r
 }
 
@@ -43,4 +47,41 @@ pub struct ErrorBody {
     message: String,
     /// The status's reason phrase.
     title: String,
+}
+
+/// `links` of a resource.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SelfLink {
+    /// The resource's URL.
+    #[schema(rename = "self")]
+    this: String,
+}
+
+/// `links` of a collection: its own URL; never paged.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CollectionLinks {
+    /// The request's URL.
+    #[schema(rename = "self")]
+    this: String,
+    #[schema(nullable)]
+    previous: Option<String>,
+    #[schema(nullable)]
+    next: Option<String>,
+}
+
+/// An id and a name.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IdName {
+    id: String,
+    name: String,
+}
+
+/// The whole system (`{"all": true}`), the only system scope.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SystemAll {
+    all: bool,
 }

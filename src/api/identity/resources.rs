@@ -3,10 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{IdentityError, Result};
+use super::openapi::{CollectionLinks, SelfLink};
 use super::{IdentityState, new_id, now, parse, parse_wrapped, query_bool};
 use crate::common::auth::{Auth, AuthContext, Authenticator, hash_password};
+use crate::common::openapi::Routes;
 use crate::storage::identity::{self as ids, Domain, Project, Revocation, Role, User};
 
 type Caller = Auth<IdentityError>;
@@ -83,6 +86,364 @@ impl ListQuery {
     }
 }
 
+// ---- documentation -------------------------------------------------------------
+
+/// Filters of the domain list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct DomainFilters {
+    name: Option<String>,
+    /// `false`, `0`, `no`, `off`, `f` or `n` is false; anything else true.
+    enabled: Option<String>,
+}
+
+/// Filters of the project list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ProjectFilters {
+    name: Option<String>,
+    domain_id: Option<String>,
+    parent_id: Option<String>,
+    /// `false`, `0`, `no`, `off`, `f` or `n` is false; anything else true.
+    enabled: Option<String>,
+}
+
+/// Filters of the user list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct UserFilters {
+    name: Option<String>,
+    domain_id: Option<String>,
+    /// `false`, `0`, `no`, `off`, `f` or `n` is false; anything else true.
+    enabled: Option<String>,
+}
+
+/// Filters of the role list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct RoleFilters {
+    name: Option<String>,
+    domain_id: Option<String>,
+}
+
+/// A domain; any other attribute it was given is returned too.
+#[derive(ToSchema)]
+#[schema(as = Domain)]
+#[allow(dead_code)]
+pub struct DomainDoc {
+    id: String,
+    name: String,
+    description: String,
+    enabled: bool,
+    tags: Vec<String>,
+    #[schema(value_type = Object)]
+    options: Value,
+    links: SelfLink,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainShow {
+    domain: DomainDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainList {
+    domains: Vec<DomainDoc>,
+    links: CollectionLinks,
+}
+
+/// A new domain; other attributes are kept as given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainCreate {
+    domain: DomainFields,
+}
+
+/// A domain's changes; other attributes are kept as given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainUpdate {
+    domain: DomainPatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainFields {
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainPatch {
+    #[schema(nullable, min_length = 1, max_length = 255)]
+    name: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+}
+
+/// A project; any other attribute it was given is returned too.
+#[derive(ToSchema)]
+#[schema(as = Project)]
+#[allow(dead_code)]
+pub struct ProjectDoc {
+    id: String,
+    name: String,
+    domain_id: String,
+    description: String,
+    enabled: bool,
+    /// The parent project, or the domain for a top-level project.
+    parent_id: String,
+    is_domain: bool,
+    tags: Vec<String>,
+    #[schema(value_type = Object)]
+    options: Value,
+    links: SelfLink,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectShow {
+    project: ProjectDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectList {
+    projects: Vec<ProjectDoc>,
+    links: CollectionLinks,
+}
+
+/// A new project; other attributes are kept as given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectCreate {
+    project: ProjectFields,
+}
+
+/// A project's changes; other attributes are kept as given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectUpdate {
+    project: ProjectPatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectFields {
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    /// The caller's project's domain when absent.
+    #[schema(nullable)]
+    domain_id: Option<String>,
+    #[schema(nullable)]
+    parent_id: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+    /// Only false: projects acting as domains are not offered.
+    #[schema(nullable)]
+    is_domain: Option<bool>,
+    #[schema(nullable)]
+    tags: Option<Vec<Tag>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectPatch {
+    #[schema(nullable, min_length = 1, max_length = 255)]
+    name: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+    #[schema(nullable)]
+    tags: Option<Vec<Tag>>,
+}
+
+/// A project tag.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(min_length = 1, max_length = 255)]
+pub struct Tag(String);
+
+/// A user; any other attribute it was given is returned too.
+#[derive(ToSchema)]
+#[schema(as = User)]
+#[allow(dead_code)]
+pub struct UserDoc {
+    id: String,
+    name: String,
+    domain_id: String,
+    enabled: bool,
+    /// Always null: passwords do not expire.
+    #[schema(nullable, format = DateTime)]
+    password_expires_at: Option<String>,
+    default_project_id: Option<String>,
+    #[schema(value_type = Object)]
+    options: Value,
+    links: SelfLink,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserShow {
+    user: UserDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserList {
+    users: Vec<UserDoc>,
+    links: CollectionLinks,
+}
+
+/// A new user; other attributes are kept as given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserCreate {
+    user: UserFields,
+}
+
+/// A user's changes; other attributes are kept as given.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserUpdate {
+    user: UserPatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserFields {
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    /// The caller's project's domain when absent.
+    #[schema(nullable)]
+    domain_id: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+    #[schema(nullable)]
+    password: Option<String>,
+    #[schema(nullable)]
+    default_project_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserPatch {
+    #[schema(nullable, min_length = 1, max_length = 255)]
+    name: Option<String>,
+    #[schema(nullable)]
+    enabled: Option<bool>,
+    #[schema(nullable)]
+    password: Option<String>,
+    #[schema(nullable)]
+    default_project_id: Option<String>,
+}
+
+/// A password change.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordChangeDoc {
+    user: PasswordChangeFields,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordChangeFields {
+    password: String,
+    original_password: String,
+}
+
+/// A role.
+#[derive(ToSchema)]
+#[schema(as = Role)]
+#[allow(dead_code)]
+pub struct RoleDoc {
+    id: String,
+    name: String,
+    /// The domain of a domain-specific role.
+    #[schema(nullable)]
+    domain_id: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    options: RoleOptions,
+    links: SelfLink,
+}
+
+/// A role's options.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RoleOptions {
+    /// An immutable role can be neither changed nor deleted until this is
+    /// unset (false or null).
+    #[schema(nullable)]
+    immutable: Option<bool>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleShow {
+    role: RoleDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleList {
+    roles: Vec<RoleDoc>,
+    links: CollectionLinks,
+}
+
+/// A new role.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleCreate {
+    role: RoleFields,
+}
+
+/// A role's changes.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleUpdate {
+    role: RolePatch,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoleFields {
+    #[schema(min_length = 1, max_length = 255)]
+    name: String,
+    #[schema(nullable)]
+    domain_id: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    options: Option<RoleOptions>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RolePatch {
+    #[schema(nullable, min_length = 1, max_length = 255)]
+    name: Option<String>,
+    #[schema(nullable)]
+    description: Option<String>,
+    options: Option<RoleOptions>,
+}
+
 // ---- domains -------------------------------------------------------------------
 
 pub(super) fn domain_json(state: &IdentityState, d: &Domain) -> Value {
@@ -93,6 +454,9 @@ pub(super) fn domain_json(state: &IdentityState, d: &Domain) -> Value {
     )
 }
 
+/// Lists domains.
+#[utoipa::path(get, path = "/v3/domains", tag = "domains", params(DomainFilters),
+    responses((status = 200, description = "The domains.", body = DomainList)))]
 async fn domains_list(
     req: HttpRequest,
     caller: Caller,
@@ -107,6 +471,9 @@ async fn domains_list(
     Ok(HttpResponse::Ok().json(json!({"domains": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows a domain.
+#[utoipa::path(get, path = "/v3/domains/{domain_id}", tag = "domains", params(("domain_id" = String, Path)),
+    responses((status = 200, description = "The domain.", body = DomainShow)))]
 async fn domain_get(
     caller: Caller,
     path: web::Path<String>,
@@ -124,6 +491,9 @@ async fn domain_get(
     Ok(HttpResponse::Ok().json(json!({"domain": domain_json(&state, &d)})))
 }
 
+/// Creates a domain.
+#[utoipa::path(post, path = "/v3/domains", tag = "domains", request_body = DomainCreate,
+    responses((status = 201, description = "The new domain.", body = DomainShow)))]
 async fn domain_create(
     caller: Caller,
     body: web::Bytes,
@@ -155,6 +525,9 @@ async fn domain_create(
     Ok(HttpResponse::Created().json(json!({"domain": domain_json(&state, &d)})))
 }
 
+/// Updates a domain.
+#[utoipa::path(patch, path = "/v3/domains/{domain_id}", tag = "domains", params(("domain_id" = String, Path)),
+    request_body = DomainUpdate, responses((status = 200, description = "The updated domain.", body = DomainShow)))]
 async fn domain_update(
     caller: Caller,
     path: web::Path<String>,
@@ -189,6 +562,9 @@ async fn domain_update(
     Ok(HttpResponse::Ok().json(json!({"domain": domain_json(&state, &d)})))
 }
 
+/// Deletes a disabled domain.
+#[utoipa::path(delete, path = "/v3/domains/{domain_id}", tag = "domains", params(("domain_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn domain_delete(
     caller: Caller,
     path: web::Path<String>,
@@ -240,6 +616,9 @@ fn tags_of(m: &Map<String, Value>) -> Result<Option<String>> {
 
 const PROJECT_KEYS: &[&str] = &["name", "domain_id", "description", "enabled", "parent_id", "tags", "is_domain"];
 
+/// Lists projects.
+#[utoipa::path(get, path = "/v3/projects", tag = "projects", params(ProjectFilters),
+    responses((status = 200, description = "The projects.", body = ProjectList)))]
 async fn projects_list(
     req: HttpRequest,
     caller: Caller,
@@ -260,6 +639,9 @@ async fn projects_list(
     Ok(HttpResponse::Ok().json(json!({"projects": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows a project.
+#[utoipa::path(get, path = "/v3/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+    responses((status = 200, description = "The project.", body = ProjectShow)))]
 async fn project_get(
     caller: Caller,
     path: web::Path<String>,
@@ -275,6 +657,9 @@ async fn project_get(
     Ok(HttpResponse::Ok().json(json!({"project": project_json(&state, &p)})))
 }
 
+/// Creates a project.
+#[utoipa::path(post, path = "/v3/projects", tag = "projects", request_body = ProjectCreate,
+    responses((status = 201, description = "The new project.", body = ProjectShow)))]
 async fn project_create(
     caller: Caller,
     body: web::Bytes,
@@ -328,6 +713,9 @@ async fn project_create(
     Ok(HttpResponse::Created().json(json!({"project": project_json(&state, &p)})))
 }
 
+/// Updates a project.
+#[utoipa::path(patch, path = "/v3/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+    request_body = ProjectUpdate, responses((status = 200, description = "The updated project.", body = ProjectShow)))]
 async fn project_update(
     caller: Caller,
     path: web::Path<String>,
@@ -375,6 +763,9 @@ async fn project_update(
     Ok(HttpResponse::Ok().json(json!({"project": project_json(&state, &p)})))
 }
 
+/// Deletes a project; tokens scoped to it are revoked.
+#[utoipa::path(delete, path = "/v3/projects/{project_id}", tag = "projects", params(("project_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn project_delete(
     caller: Caller,
     path: web::Path<String>,
@@ -442,6 +833,9 @@ fn user_revocation(user_id: &str) -> Revocation {
     }
 }
 
+/// Lists users.
+#[utoipa::path(get, path = "/v3/users", tag = "users", params(UserFilters),
+    responses((status = 200, description = "The users.", body = UserList)))]
 async fn users_list(
     req: HttpRequest,
     caller: Caller,
@@ -464,6 +858,9 @@ pub(super) fn require_self_or_admin(caller: &AuthContext, user_id: &str, action:
     }
 }
 
+/// Shows a user.
+#[utoipa::path(get, path = "/v3/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 200, description = "The user.", body = UserShow)))]
 async fn user_get(
     caller: Caller,
     path: web::Path<String>,
@@ -476,6 +873,9 @@ async fn user_get(
     Ok(HttpResponse::Ok().json(json!({"user": user_json(&state, &u)})))
 }
 
+/// Creates a user.
+#[utoipa::path(post, path = "/v3/users", tag = "users", request_body = UserCreate,
+    responses((status = 201, description = "The new user.", body = UserShow)))]
 async fn user_create(
     caller: Caller,
     body: web::Bytes,
@@ -520,6 +920,9 @@ async fn user_create(
     Ok(HttpResponse::Created().json(json!({"user": user_json(&state, &u)})))
 }
 
+/// Updates a user; disabling it or changing its password revokes its tokens.
+#[utoipa::path(patch, path = "/v3/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+    request_body = UserUpdate, responses((status = 200, description = "The updated user.", body = UserShow)))]
 async fn user_update(
     caller: Caller,
     path: web::Path<String>,
@@ -529,31 +932,49 @@ async fn user_update(
 ) -> Result<HttpResponse> {
     require_admin(&caller, "update_user")?;
     let id = path.into_inner();
-    let (mine, extra) = split_extra(parse_wrapped(&body, "user")?, USER_KEYS);
-    if mine.contains_key("domain_id") {
-        return Err(IdentityError::validation("domain_id': cannot change the domain of a user"));
+    let body = parse_wrapped(&body, "user")?;
+    if body.is_empty() {
+        return Err(IdentityError::validation("user': {} should be non-empty"));
     }
-    let name = opt_string(&mine, "name")?;
+    if body.get("id").is_some_and(|v| v.as_str() != Some(id.as_str())) {
+        return Err(IdentityError::BadRequest("Cannot change ID".into()));
+    }
+    let (mine, extra) = split_extra(body, USER_KEYS);
+    let domain = opt_string(&mine, "domain_id")?;
+    let name = if mine.contains_key("name") { Some(required_name(&mine)?) } else { None };
+    if mine.get("enabled").is_some_and(Value::is_null) {
+        return Err(IdentityError::validation("enabled': None is not a boolean"));
+    }
     let enabled = opt_bool(&mine, "enabled")?;
     let default_project = mine.get("default_project_id").cloned();
+    if default_project.as_ref().is_some_and(|v| !v.is_string() && !v.is_null()) {
+        return Err(IdentityError::validation("default_project_id': must be a string or null"));
+    }
     let password_hash = hash(opt_string(&mine, "password")?).await?;
     let u = auth
         .storage
         .write(move |c| {
             let mut u = ids::user(c, &id)?;
+            if domain.is_some_and(|d| d != u.domain_id) {
+                return Ok(Err(IdentityError::BadRequest("Cannot change Domain ID".into())));
+            }
             let mut revoke = false;
             if let Some(n) = name {
+                if n != u.name && ids::user_by_name(c, &u.domain_id, &n)?.is_some() {
+                    return Err(crate::storage::StorageError::Duplicate(format!(
+                        "user - Duplicate entry found with name {n}"
+                    )));
+                }
                 u.name = n;
             }
             if let Some(e) = enabled {
                 revoke |= u.enabled && !e;
                 u.enabled = e;
             }
+            // Keystone keeps a default project it cannot find (a token then
+            // falls back to unscoped).
             match default_project {
-                Some(Value::String(p)) => {
-                    ids::project(c, &p)?;
-                    u.default_project_id = Some(p);
-                }
+                Some(Value::String(p)) => u.default_project_id = Some(p),
                 Some(Value::Null) => u.default_project_id = None,
                 _ => {}
             }
@@ -567,12 +988,15 @@ async fn user_update(
             if revoke {
                 ids::revocation_insert(c, &user_revocation(&u.id))?;
             }
-            Ok(u)
+            Ok(Ok(u))
         })
-        .await?;
+        .await??;
     Ok(HttpResponse::Ok().json(json!({"user": user_json(&state, &u)})))
 }
 
+/// Deletes a user; its tokens are revoked.
+#[utoipa::path(delete, path = "/v3/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn user_delete(caller: Caller, path: web::Path<String>, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
     require_admin(&caller, "delete_user")?;
     let id = path.into_inner();
@@ -596,7 +1020,9 @@ struct PasswordChangeInner {
     original_password: String,
 }
 
-/// `POST /v3/users/{id}/password`: a user changes their own password.
+/// Changes a user's password (the user's own, given the current one).
+#[utoipa::path(post, path = "/v3/users/{user_id}/password", tag = "users", params(("user_id" = String, Path)),
+    request_body = PasswordChangeDoc, responses((status = 204, description = "Changed; the user's tokens are revoked.")))]
 async fn user_change_password(
     caller: Caller,
     path: web::Path<String>,
@@ -641,6 +1067,9 @@ pub(super) fn role_json(state: &IdentityState, r: &Role) -> Value {
            "links": {"self": state.link(&format!("roles/{}", r.id))}})
 }
 
+/// Lists roles.
+#[utoipa::path(get, path = "/v3/roles", tag = "roles", params(RoleFilters),
+    responses((status = 200, description = "The roles.", body = RoleList)))]
 async fn roles_list(
     req: HttpRequest,
     caller: Caller,
@@ -657,6 +1086,9 @@ async fn roles_list(
     Ok(HttpResponse::Ok().json(json!({"roles": list, "links": state.collection_links(&req)})))
 }
 
+/// Shows a role.
+#[utoipa::path(get, path = "/v3/roles/{role_id}", tag = "roles", params(("role_id" = String, Path)),
+    responses((status = 200, description = "The role.", body = RoleShow)))]
 async fn role_get(
     caller: Caller,
     path: web::Path<String>,
@@ -671,6 +1103,9 @@ async fn role_get(
     Ok(HttpResponse::Ok().json(json!({"role": role_json(&state, &r)})))
 }
 
+/// Creates a role.
+#[utoipa::path(post, path = "/v3/roles", tag = "roles", request_body = RoleCreate,
+    responses((status = 201, description = "The new role.", body = RoleShow)))]
 async fn role_create(
     caller: Caller,
     body: web::Bytes,
@@ -679,13 +1114,13 @@ async fn role_create(
 ) -> Result<HttpResponse> {
     require_admin(&caller, "create_role")?;
     let (mine, _) = split_extra(parse_wrapped(&body, "role")?, &["name", "domain_id", "description", "options"]);
-    let options = mine.get("options").cloned().unwrap_or_else(|| json!({}));
+    let options = role_options(&mine)?.unwrap_or_default();
     let r = Role {
         id: new_id(),
         name: required_name(&mine)?,
         domain_id: opt_string(&mine, "domain_id")?.unwrap_or_default(),
         description: opt_string(&mine, "description")?,
-        extra: json!({"options": options}).to_string(),
+        extra: merged_options("{}", options),
     };
     let row = r.clone();
     auth.storage
@@ -703,6 +1138,44 @@ async fn role_create(
     Ok(HttpResponse::Created().json(json!({"role": role_json(&state, &r)})))
 }
 
+/// Role options as Keystone validates them: an object whose only option is
+/// `immutable`, a boolean (null unsets it).
+fn role_options(m: &Map<String, Value>) -> Result<Option<Map<String, Value>>> {
+    match m.get("options") {
+        None => Ok(None),
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                if k != "immutable" {
+                    return Err(IdentityError::validation(format!(
+                        "options': Additional properties are not allowed ('{k}' was unexpected)"
+                    )));
+                }
+                if !matches!(v, Value::Bool(_) | Value::Null) {
+                    return Err(IdentityError::validation("options.immutable': must be a boolean or null"));
+                }
+            }
+            Ok(Some(o.clone()))
+        }
+        Some(_) => Err(IdentityError::validation("options': must be an object")),
+    }
+}
+
+/// `options` after a change: a null option is removed.
+fn merged_options(stored: &str, change: Map<String, Value>) -> String {
+    let mut options = serde_json::from_str::<Value>(stored)
+        .ok()
+        .and_then(|v| v.get("options").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+    for (k, v) in change {
+        if v.is_null() {
+            options.remove(&k);
+        } else {
+            options.insert(k, v);
+        }
+    }
+    json!({"options": options}).to_string()
+}
+
 fn immutable(r: &Role) -> bool {
     serde_json::from_str::<Value>(&r.extra)
         .ok()
@@ -710,6 +1183,9 @@ fn immutable(r: &Role) -> bool {
         .unwrap_or(false)
 }
 
+/// Updates a role (not an immutable one, unless the change unsets `immutable`).
+#[utoipa::path(patch, path = "/v3/roles/{role_id}", tag = "roles", params(("role_id" = String, Path)),
+    request_body = RoleUpdate, responses((status = 200, description = "The updated role.", body = RoleShow)))]
 async fn role_update(
     caller: Caller,
     path: web::Path<String>,
@@ -722,12 +1198,15 @@ async fn role_update(
     let (mine, _) = split_extra(parse_wrapped(&body, "role")?, &["name", "description", "options"]);
     let name = opt_string(&mine, "name")?;
     let description = opt_string(&mine, "description")?;
-    let options = mine.get("options").cloned();
+    let options = role_options(&mine)?;
     let r = auth
         .storage
         .write(move |c| {
             let mut r = ids::role(c, &id)?;
-            let unlocking = options.as_ref().and_then(|o| o.get("immutable")).and_then(Value::as_bool) == Some(false);
+            let unlocking = options
+                .as_ref()
+                .and_then(|o| o.get("immutable"))
+                .is_some_and(|v| matches!(v, Value::Bool(false) | Value::Null));
             if immutable(&r) && !unlocking {
                 return Ok(Err(IdentityError::Forbidden(format!("identity:update_role (role {} is immutable)", r.id))));
             }
@@ -738,7 +1217,7 @@ async fn role_update(
                 r.description = description;
             }
             if let Some(o) = options {
-                r.extra = json!({"options": o}).to_string();
+                r.extra = merged_options(&r.extra, o);
             }
             ids::role_update(c, &r)?;
             Ok(Ok(r))
@@ -747,6 +1226,9 @@ async fn role_update(
     Ok(HttpResponse::Ok().json(json!({"role": role_json(&state, &r)})))
 }
 
+/// Deletes a role that is not immutable.
+#[utoipa::path(delete, path = "/v3/roles/{role_id}", tag = "roles", params(("role_id" = String, Path)),
+    responses((status = 204, description = "Deleted.")))]
 async fn role_delete(caller: Caller, path: web::Path<String>, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
     require_admin(&caller, "delete_role")?;
     let id = path.into_inner();
@@ -763,36 +1245,10 @@ async fn role_delete(caller: Caller, path: web::Path<String>, auth: web::Data<Au
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v3/domains").route(web::get().to(domains_list)).route(web::post().to(domain_create)))
-        .service(
-            web::resource("/v3/domains/{id}")
-                .route(web::get().to(domain_get))
-                .route(web::patch().to(domain_update))
-                .route(web::delete().to(domain_delete)),
-        )
-        .service(
-            web::resource("/v3/projects").route(web::get().to(projects_list)).route(web::post().to(project_create)),
-        )
-        .service(
-            web::resource("/v3/projects/{id}")
-                .route(web::get().to(project_get))
-                .route(web::patch().to(project_update))
-                .route(web::delete().to(project_delete)),
-        )
-        .service(web::resource("/v3/users").route(web::get().to(users_list)).route(web::post().to(user_create)))
-        .service(
-            web::resource("/v3/users/{id}")
-                .route(web::get().to(user_get))
-                .route(web::patch().to(user_update))
-                .route(web::delete().to(user_delete)),
-        )
-        .route("/v3/users/{id}/password", web::post().to(user_change_password))
-        .service(web::resource("/v3/roles").route(web::get().to(roles_list)).route(web::post().to(role_create)))
-        .service(
-            web::resource("/v3/roles/{id}")
-                .route(web::get().to(role_get))
-                .route(web::patch().to(role_update))
-                .route(web::delete().to(role_delete)),
-        );
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r;
+        domains_list, domain_create, domain_get, domain_update, domain_delete,
+        projects_list, project_create, project_get, project_update, project_delete,
+        users_list, user_create, user_get, user_update, user_delete, user_change_password,
+        roles_list, role_create, role_get, role_update, role_delete);
 }

@@ -5,10 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{IdentityError, Result};
+use super::openapi::{CollectionLinks, IdName, SelfLink, SystemAll};
+use super::resources::{DomainDoc, ProjectDoc};
 use super::{IdentityState, parse, timestamp};
 use crate::common::auth::{Auth, AuthError, Authenticator, NamedRef, Scope, TokenInfo, resolve};
+use crate::common::openapi::Routes;
 use crate::common::token::{Claims, random_id};
 use crate::storage::DbConn;
 use crate::storage::identity::{self as ids, Endpoint, Service};
@@ -98,10 +102,250 @@ struct SystemRef {
     all: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TokenQuery {
+    /// Present (any value): leave the catalog out.
     nocatalog: Option<String>,
+    /// True: an expired token is still validated.
     allow_expired: Option<String>,
+}
+
+/// `nocatalog` of a token request.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct CatalogQuery {
+    /// Present (any value): leave the catalog out.
+    nocatalog: Option<String>,
+}
+
+/// The token a request is about.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct SubjectHeader {
+    /// The token to validate, check or revoke.
+    #[param(rename = "X-Subject-Token")]
+    subject: String,
+}
+
+// ---- documentation of bodies ---------------------------------------------------------
+
+/// An authentication request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuthRequestDoc {
+    auth: AuthDoc,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuthDoc {
+    identity: IdentityDoc,
+    /// `"unscoped"`, or one of project, domain or system; the user's
+    /// default project when absent.
+    scope: Option<ScopeDoc>,
+}
+
+/// Who authenticates, and how.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IdentityDoc {
+    /// `password`, `token` and/or `application_credential`.
+    methods: Vec<String>,
+    password: Option<PasswordDoc>,
+    token: Option<TokenIdDoc>,
+    application_credential: Option<AppCredAuthDoc>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordDoc {
+    user: UserAuthDoc,
+}
+
+/// A user by id, or by name and domain.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserAuthDoc {
+    id: Option<String>,
+    name: Option<String>,
+    domain: Option<DomainRefDoc>,
+    password: Option<String>,
+}
+
+/// A domain by id or name.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DomainRefDoc {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenIdDoc {
+    id: String,
+}
+
+/// An application credential by id, or by name and user.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppCredAuthDoc {
+    id: Option<String>,
+    name: Option<String>,
+    user: Option<UserAuthDoc>,
+    secret: String,
+}
+
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ScopeDoc {
+    Named(Unscoped),
+    Target(ScopeTargetDoc),
+}
+
+/// An unscoped token, even for a user with a default project.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Unscoped {
+    Unscoped,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ScopeTargetDoc {
+    project: Option<ProjectRefDoc>,
+    domain: Option<DomainRefDoc>,
+    system: Option<SystemAll>,
+}
+
+/// A project by id, or by name and domain.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProjectRefDoc {
+    id: Option<String>,
+    name: Option<String>,
+    domain: Option<DomainRefDoc>,
+}
+
+/// A token.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenResponse {
+    token: TokenDoc,
+}
+
+/// A token's content; a scoped token carries its roles and (unless
+/// `nocatalog`) the catalog.
+#[derive(ToSchema)]
+#[schema(as = Token)]
+#[allow(dead_code)]
+pub struct TokenDoc {
+    methods: Vec<String>,
+    user: TokenUser,
+    audit_ids: Vec<String>,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    #[schema(format = DateTime)]
+    issued_at: String,
+    /// Project scope.
+    project: Option<TokenProject>,
+    /// Project scope: always false.
+    is_domain: Option<bool>,
+    /// Domain scope.
+    domain: Option<IdName>,
+    /// System scope.
+    system: Option<SystemAll>,
+    roles: Option<Vec<IdName>>,
+    /// A token from an application credential.
+    application_credential: Option<TokenAppCred>,
+    catalog: Option<Vec<CatalogEntry>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenUser {
+    domain: IdName,
+    id: String,
+    name: String,
+    #[schema(nullable, format = DateTime)]
+    password_expires_at: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenProject {
+    domain: IdName,
+    id: String,
+    name: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenAppCred {
+    id: String,
+    name: String,
+    restricted: bool,
+}
+
+/// A service of the catalog with its endpoints.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogEntry {
+    endpoints: Vec<CatalogEndpoint>,
+    id: String,
+    #[schema(rename = "type")]
+    service_type: String,
+    name: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CatalogEndpoint {
+    id: String,
+    interface: String,
+    #[schema(nullable)]
+    region_id: Option<String>,
+    url: String,
+    #[schema(nullable)]
+    region: Option<String>,
+}
+
+/// The catalog of the caller's token.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuthCatalog {
+    catalog: Vec<CatalogEntry>,
+    links: SelfLink,
+}
+
+/// The projects the caller's user may scope to.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuthProjects {
+    projects: Vec<ProjectDoc>,
+    links: CollectionLinks,
+}
+
+/// The domains the caller's user may scope to.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuthDomains {
+    domains: Vec<DomainDoc>,
+    links: CollectionLinks,
+}
+
+/// Whether the caller's user may scope to the system.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuthSystem {
+    /// `[{"all": true}]` or empty.
+    system: Vec<SystemAll>,
+    links: SelfLink,
 }
 
 impl TokenQuery {
@@ -327,6 +571,11 @@ fn authenticate(
     Ok(Issued { info, catalog })
 }
 
+/// Issues a token.
+#[utoipa::path(post, path = "/v3/auth/tokens", tag = "tokens", security(()), params(CatalogQuery),
+    request_body = AuthRequestDoc,
+    responses((status = 201, description = "The token; its id is the `X-Subject-Token` header.", body = TokenResponse,
+        headers(("X-Subject-Token" = String, description = "The new token.")))))]
 async fn issue(
     req: HttpRequest,
     body: web::Bytes,
@@ -381,6 +630,10 @@ async fn validated_subject(req: &HttpRequest, auth: &Authenticator, allow_expire
     })
 }
 
+/// Validates a token.
+#[utoipa::path(get, path = "/v3/auth/tokens", tag = "tokens", params(SubjectHeader, TokenQuery),
+    responses((status = 200, description = "The token named by `X-Subject-Token`.", body = TokenResponse,
+        headers(("X-Subject-Token" = String, description = "The validated token.")))))]
 async fn validate(
     req: HttpRequest,
     caller: Auth<IdentityError>,
@@ -401,6 +654,10 @@ async fn validate(
         .json(render(&info, catalog.as_deref())))
 }
 
+/// Checks a token.
+#[utoipa::path(head, path = "/v3/auth/tokens", tag = "tokens", params(SubjectHeader, TokenQuery),
+    responses((status = 200, description = "The token is valid.",
+        headers(("X-Subject-Token" = String, description = "The checked token.")))))]
 async fn check(
     req: HttpRequest,
     caller: Auth<IdentityError>,
@@ -412,6 +669,9 @@ async fn check(
     Ok(HttpResponse::Ok().insert_header(("X-Subject-Token", subject(&req)?)).finish())
 }
 
+/// Revokes a token.
+#[utoipa::path(delete, path = "/v3/auth/tokens", tag = "tokens", params(SubjectHeader),
+    responses((status = 204, description = "Revoked.")))]
 async fn revoke(req: HttpRequest, caller: Auth<IdentityError>, auth: web::Data<Authenticator>) -> Result<HttpResponse> {
     let info = validated_subject(&req, &auth, false).await?;
     may_inspect(&caller, &info)?;
@@ -437,6 +697,9 @@ async fn own_token(req: &HttpRequest, auth: &Authenticator) -> Result<TokenInfo>
     auth.validate(token, false).await.map_err(IdentityError::from)
 }
 
+/// Shows the catalog of the caller's token.
+#[utoipa::path(get, path = "/v3/auth/catalog", tag = "auth",
+    responses((status = 200, description = "The service catalog.", body = AuthCatalog)))]
 async fn auth_catalog(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
@@ -453,6 +716,9 @@ async fn auth_catalog(
     })))
 }
 
+/// Lists the projects the caller may scope to.
+#[utoipa::path(get, path = "/v3/auth/projects", tag = "auth",
+    responses((status = 200, description = "The enabled projects where the user holds a role.", body = AuthProjects)))]
 async fn auth_projects(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
@@ -472,6 +738,9 @@ async fn auth_projects(
     Ok(HttpResponse::Ok().json(json!({"projects": list, "links": state.collection_links(&req)})))
 }
 
+/// Lists the domains the caller may scope to.
+#[utoipa::path(get, path = "/v3/auth/domains", tag = "auth",
+    responses((status = 200, description = "The enabled domains where the user holds a role.", body = AuthDomains)))]
 async fn auth_domains(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
@@ -497,6 +766,9 @@ async fn auth_domains(
     Ok(HttpResponse::Ok().json(json!({"domains": list, "links": state.collection_links(&req)})))
 }
 
+/// Tells whether the caller may scope to the system.
+#[utoipa::path(get, path = "/v3/auth/system", tag = "auth",
+    responses((status = 200, description = "The system, when the user holds a role on it.", body = AuthSystem)))]
 async fn auth_system(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
@@ -570,16 +842,6 @@ fn render(info: &TokenInfo, catalog: Option<&[(Service, Vec<Endpoint>)]>) -> Val
     json!({"token": t})
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v3/auth/tokens")
-            .route(web::post().to(issue))
-            .route(web::get().to(validate))
-            .route(web::head().to(check))
-            .route(web::delete().to(revoke)),
-    )
-    .route("/v3/auth/catalog", web::get().to(auth_catalog))
-    .route("/v3/auth/projects", web::get().to(auth_projects))
-    .route("/v3/auth/domains", web::get().to(auth_domains))
-    .route("/v3/auth/system", web::get().to(auth_system));
+pub fn routes(r: &mut Routes) {
+    crate::routes!(r; issue, validate, check, revoke, auth_catalog, auth_projects, auth_domains, auth_system);
 }
