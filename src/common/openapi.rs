@@ -189,6 +189,7 @@ impl Routes {
                 let mut op = Operation::new();
                 op.operation_id = Some("openapi".into());
                 op.summary = Some("This document.".into());
+                op.tags = Some(vec!["openapi".into()]);
                 op.security = Some(vec![SecurityRequirement::default()]);
                 op.responses.responses.insert(
                     "200".into(),
