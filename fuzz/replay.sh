@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Replays every committed corpus input (fuzz/corpus/<target>/seed-*) through
 # its fuzz target once, each target built as a plain debug binary in the
-# main build directory: the regression check CI runs. No sanitizer and no
-# coverage instrumentation, so it reuses the main build's dependencies and
-# takes a minute or two, where fuzz/run.sh (the real fuzzing) rebuilds
+# main build directory: a regression check. No sanitizer and no coverage
+# instrumentation, so it reuses most of the main build's dependencies and
+# takes about three minutes, where fuzz/run.sh (the real fuzzing) rebuilds
 # everything instrumented.
 #
 #   bash fuzz/replay.sh              # every target
